@@ -1,0 +1,48 @@
+// Compiles src-lua/ to build/lua/ with typescript-to-lua, then checks that the hot path
+// (the access, balancer and log phases and everything they require) is plain Lua:
+// none of those modules may pull in lualib_bundle.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const out = join(root, "build/lua");
+const hotPath = ["phases.access", "phases.balancer", "phases.log"];
+
+rmSync(out, { recursive: true, force: true });
+const tstl = spawnSync(process.execPath, [join(root, "node_modules/typescript-to-lua/dist/tstl.js"), "-p", join(root, "tstl.json")], { stdio: "inherit" });
+if (tstl.status !== 0) {
+  console.error("build: typescript-to-lua failed");
+  process.exit(1);
+}
+
+function fileOf(mod) {
+  return join(out, mod.replace(/\./g, "/") + ".lua");
+}
+
+const seen = new Map();
+const problems = [];
+function visit(mod, chain) {
+  if (seen.has(mod)) return;
+  const file = fileOf(mod);
+  if (!existsSync(file)) {
+    seen.set(mod, false);
+    return; // a module from the host (ngx.*, cjson, ffi, ...)
+  }
+  seen.set(mod, true);
+  const src = readFileSync(file, "utf8");
+  const path = [...chain, mod];
+  for (const m of src.matchAll(/require\("([^"]+)"\)/g)) {
+    if (m[1] === "lualib_bundle") problems.push(path.join(" -> ") + " requires lualib_bundle");
+    else visit(m[1], path);
+  }
+}
+for (const mod of hotPath) {
+  if (!existsSync(fileOf(mod))) problems.push(`${mod} is missing from the build`);
+  else visit(mod, []);
+}
+if (problems.length) {
+  console.error("build: the hot path must compile to plain Lua:\n  " + problems.join("\n  "));
+  process.exit(1);
+}
+console.log(`build: ok (${[...seen.values()].filter(Boolean).length} hot-path modules are plain Lua)`);

@@ -1,0 +1,45 @@
+// Lua modules ELB requires, typed for TSTL: module tables are @noSelf.
+
+/** @noSelf */
+declare module "ngx.balancer" {
+  function set_current_peer(host: string, port: number): LuaMultiReturn<[boolean | undefined, string | undefined]>;
+  function set_more_tries(count: number): LuaMultiReturn<[boolean | undefined, string | undefined]>;
+  function get_last_failure(): LuaMultiReturn<[string | undefined, number | undefined]>;
+  function set_timeouts(connect?: number, send?: number, read?: number): LuaMultiReturn<[boolean | undefined, string | undefined]>;
+}
+
+/** @noSelf */
+declare module "cjson.safe" {
+  function encode(value: unknown): LuaMultiReturn<[string | undefined, string | undefined]>;
+  function decode(text: string): LuaMultiReturn<[any, string | undefined]>;
+  function encode_empty_table_as_object(on: boolean): void;
+  function encode_sparse_array(convert?: boolean, ratio?: number, safe?: number): void;
+  function encode_escape_forward_slash(on: boolean): void;
+}
+
+/** @noSelf */
+declare module "ngx.process" {
+  function type(): string;
+  function get_master_pid(): number | undefined;
+}
+
+/** @noSelf */
+declare module "ffi" {
+  function cdef(decl: string): void;
+  function new_(ctype: string, ...args: any[]): any;
+  export { new_ as new };
+  function string(ptr: any, len?: number): string;
+  function gc(cdata: any, finalizer: any): any;
+  const C: any;
+}
+
+/** @noSelf */
+declare module "bit" {
+  function band(...xs: number[]): number;
+  function bor(...xs: number[]): number;
+  function bxor(...xs: number[]): number;
+  function lshift(x: number, n: number): number;
+  function rshift(x: number, n: number): number;
+  function tobit(x: number): number;
+}
+
