@@ -12,9 +12,7 @@ declare module "ngx.balancer" {
 declare module "cjson.safe" {
   function encode(value: unknown): LuaMultiReturn<[string | undefined, string | undefined]>;
   function decode(text: string): LuaMultiReturn<[any, string | undefined]>;
-  function encode_empty_table_as_object(on: boolean): void;
   function encode_sparse_array(convert?: boolean, ratio?: number, safe?: number): void;
-  function encode_escape_forward_slash(on: boolean): void;
 }
 
 /** @noSelf */

@@ -1,0 +1,32 @@
+// JSON in Lua: cjson with the decoded-shape rules core/ validation needs. cjson decodes both
+// {} and [] to an empty table, so an empty table passes as either.
+import * as cjson from "cjson.safe";
+import { useJsonShape } from "../core/json-shape";
+
+function isArray(this: void, v: unknown): boolean {
+  return type(v) === "table" && (rawget(v as unknown[], 1 as any) !== undefined || next(v as LuaTable)[0] === undefined);
+}
+
+function isObject(this: void, v: unknown): boolean {
+  return type(v) === "table" && rawget(v as unknown[], 1 as any) === undefined;
+}
+
+export function install(): void {
+  useJsonShape({ isArray, isObject });
+}
+
+export function decode(text: string): LuaMultiReturn<[any, undefined] | [undefined, string]> {
+  const [v, err] = cjson.decode(text);
+  if (err !== undefined) return $multi(undefined, err);
+  return $multi(v, undefined);
+}
+
+/** JSON text of `v`; an empty table is {}. Debian's cjson escapes "/" as "\/": undone here
+ * (every "/" it writes is escaped, so each "\/" pair is one). */
+export function encode(v: unknown): string {
+  const [s] = cjson.encode(v);
+  if (s === undefined) return "null";
+  return string.gsub(s, "\\/", "/")[0];
+}
+
+install();
