@@ -95,7 +95,7 @@ describe("addresses and names", () => {
 });
 
 function peersOf(spec: { addr: string; params: string }[]): Peer[] {
-  return spec.map((s) => ({ addr: s.addr, ip: "127.0.0.1", port: 1, params: parseServerParams(s.params, "", [])!, current: 0 }));
+  return spec.map((s) => ({ addr: s.addr, ip: "127.0.0.1", port: 1, key: s.addr, params: parseServerParams(s.params, "", [])!, current: 0 }));
 }
 
 describe("smooth weighted round robin", () => {

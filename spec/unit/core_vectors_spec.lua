@@ -118,7 +118,7 @@ end)
 local function peers_of(spec)
   local out = {}
   for i, s in ipairs(spec) do
-    out[i] = { addr = s.addr, ip = "127.0.0.1", port = 1, params = params.parseServerParams(s.params, "", {}), current = 0 }
+    out[i] = { addr = s.addr, ip = "127.0.0.1", port = 1, key = s.addr, params = params.parseServerParams(s.params, "", {}), current = 0 }
   end
   return out
 end

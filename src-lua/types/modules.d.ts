@@ -23,12 +23,13 @@ declare module "ngx.process" {
 
 /** @noSelf */
 declare module "ffi" {
-  function cdef(decl: string): void;
-  function new_(ctype: string, ...args: any[]): any;
+  export function cdef(decl: string): void;
+  export function new_(ctype: string, ...args: any[]): any;
   export { new_ as new };
-  function string(ptr: any, len?: number): string;
-  function gc(cdata: any, finalizer: any): any;
-  const C: any;
+  export function string(ptr: any, len?: number): string;
+  export function cast(ctype: string, value: any): any;
+  export function gc(cdata: any, finalizer: any): any;
+  export const C: any;
 }
 
 /** @noSelf */

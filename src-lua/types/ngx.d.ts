@@ -94,7 +94,7 @@ declare interface Ngx {
   };
   readonly re: {
   find(this: void, subject: string, regex: string, options?: string, ctx?: LuaTable, nth?: number): LuaMultiReturn<[number | undefined, number | undefined, string | undefined]>;
-  match(this: void, subject: string, regex: string, options?: string): LuaMultiReturn<[LuaTable<number, string | false> | undefined, string | undefined]>;
+  match(this: void, subject: string, regex: string, options?: string, ctx?: LuaTable, resTable?: LuaTable<number, string | false>): LuaMultiReturn<[LuaTable<number, string | false> | undefined, string | undefined]>;
   };
   readonly var: { [name: string]: string | undefined };
 

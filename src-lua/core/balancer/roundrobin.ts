@@ -10,6 +10,8 @@ export interface Peer {
   /** the address to connect to: an IP (names are resolved when the upstream is applied) */
   ip: string;
   port: number;
+  /** names this peer in state shared by workers (health): "<upstream>|<addr>" */
+  key: string;
   params: ServerParams;
   current: number;
 }

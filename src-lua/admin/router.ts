@@ -1,0 +1,62 @@
+// The management API under /__erulb__/: who may call it, then resource and method.
+import { allowed } from "./cidr";
+import { settings } from "../config/settings";
+import * as domain from "./domain";
+import * as dump from "./dump";
+import * as status from "./status";
+import * as upstream from "./upstream";
+import * as reply from "./reply";
+
+type Handler = (this: void) => void;
+
+const routes: { [resource: string]: { [method: string]: Handler | undefined } } = {
+  domain: { GET: domain.get, PUT: domain.put, DELETE: domain.del },
+  upstream: { GET: upstream.get, PUT: upstream.put, DELETE: upstream.del },
+  dump: { PUT: dump.put },
+  status: { GET: status.get },
+};
+
+function allowedMethods(resource: { [method: string]: Handler | undefined }): string {
+  const names: string[] = [];
+  for (const m in resource) names.push(m);
+  table.sort(names);
+  return names.join(", ");
+}
+
+function authorized(): boolean {
+  const remote = ngx.var.remote_addr ?? "";
+  if (!allowed(remote, settings.adminAllow)) {
+    reply.fail(403, `forbidden: ${remote} is not in ELB_ADMIN_ALLOW`);
+    return false;
+  }
+  const token = settings.adminToken;
+  if (token !== undefined && ngx.var.http_authorization !== `Bearer ${token}`) {
+    reply.fail(403, "forbidden: a valid Authorization: Bearer <token> header is required");
+    return false;
+  }
+  return true;
+}
+
+export function run(): void {
+  if (!authorized()) return;
+  const uri = ngx.var.uri ?? "";
+  const [name] = string.match(uri, "^/__erulb__/([%w_]+)/?$");
+  const resource = name === undefined ? undefined : routes[name];
+  if (resource === undefined) {
+    const names: string[] = [];
+    for (const r in routes) names.push(r);
+    table.sort(names);
+    return reply.fail(404, `no such resource: ${uri} (known: /__erulb__/${names.join(", /__erulb__/")})`);
+  }
+  const method = ngx.req.get_method();
+  const handler = resource[method];
+  if (handler === undefined) {
+    ngx.header["Allow"] = allowedMethods(resource);
+    return reply.fail(405, `method ${method} is not allowed on ${uri} (allowed: ${allowedMethods(resource)})`);
+  }
+  const [ok, err] = pcall(handler);
+  if (!ok) {
+    ngx.log(ngx.ERR, `admin ${method} ${uri} failed: ${err}`);
+    reply.fail(500, `internal error while handling ${method} ${uri}; nothing was changed unless etcd confirmed it (see the error log)`);
+  }
+}

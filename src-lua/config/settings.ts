@@ -1,0 +1,55 @@
+// The node's settings, read from the environment once in init_by_lua (nginx passes the
+// variables through its `env` directives) and inherited by every worker.
+import { parseEndpoints, Endpoint } from "./etcd";
+import { parseCidrList, Cidr } from "../admin/cidr";
+
+export interface Settings {
+  elbName: string;
+  etcdSpec: string;
+  etcd: Endpoint[];
+  statsdHost: string | undefined;
+  statsdPort: number;
+  adminAllow: Cidr[];
+  adminToken: string | undefined;
+  prefix: string;
+}
+
+export const settings: Settings = {
+  elbName: "ELB",
+  etcdSpec: "127.0.0.1:2379",
+  etcd: [],
+  statsdHost: undefined,
+  statsdPort: 0,
+  adminAllow: [],
+  adminToken: undefined,
+  prefix: "",
+};
+
+function env(name: string): string | undefined {
+  const v = os.getenv(name);
+  return v === undefined || v === "" ? undefined : v;
+}
+
+/** Reads the environment; returns a message when a variable is malformed. */
+export function load(): string | undefined {
+  settings.elbName = env("ELBNAME") ?? "ELB";
+  if (settings.elbName.indexOf("/") >= 0) return "ELBNAME must not contain '/'";
+  settings.etcdSpec = env("ETCD") ?? "127.0.0.1:2379";
+  const [eps, err] = parseEndpoints(settings.etcdSpec);
+  if (eps === undefined) return `ETCD: ${err}`;
+  settings.etcd = eps;
+  const statsd = env("STATSD");
+  if (statsd !== undefined) {
+    const [m1, m2] = string.match(statsd, "^([^:]+):(%d+)$");
+    const port = m2 === undefined ? undefined : tonumber(m2);
+    if (m1 === undefined || port === undefined || port < 1 || port > 65535) return `STATSD must be host:port, got "${statsd}"`;
+    settings.statsdHost = m1;
+    settings.statsdPort = port;
+  }
+  const [cidrs, cerr] = parseCidrList(env("ELB_ADMIN_ALLOW") ?? "127.0.0.0/8,::1/128");
+  if (cidrs === undefined) return `ELB_ADMIN_ALLOW: ${cerr}`;
+  settings.adminAllow = cidrs;
+  settings.adminToken = env("ELB_ADMIN_TOKEN");
+  settings.prefix = env("ELB_PREFIX") ?? ngx.config.prefix();
+  return undefined;
+}

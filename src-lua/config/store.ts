@@ -1,0 +1,152 @@
+// The node's copy of the configuration, in the elb_config shared dict, and the event log
+// through which every worker learns what changed:
+//   v|<etcd key>  = "<revision>|P|<value>" (present) or "<revision>|D|" (a tombstone)
+//   seq           = number of the last event;  e|<n> = the etcd key event n changed
+//   rev           = the etcd revision this node has applied
+//   w|<worker id> = the last event that worker applied
+// Only values that passed validation get here. A writer takes the elb_locks "store" lock,
+// so changes enter in one order; each is kept only if it is newer than what is stored.
+
+const dict = ngx.shared.elb_config!;
+const locks = ngx.shared.elb_locks!;
+
+/** Events older than this are dropped; a worker that far behind reloads everything. */
+const EVENT_TTL = 600;
+const TOMBSTONE_TTL = 600;
+
+export interface Change {
+  key: string;
+  /** undefined deletes the key */
+  value: string | undefined;
+}
+
+export interface Entry {
+  rev: number;
+  value: string | undefined;
+}
+
+function decodeEntry(raw: string): Entry {
+  const [bar] = string.find(raw, "|", 1, true);
+  const rev = tonumber(string.sub(raw, 1, bar! - 1))!;
+  const present = string.sub(raw, bar! + 1, bar! + 1) === "P";
+  return { rev, value: present ? string.sub(raw, bar! + 3) : undefined };
+}
+
+export function read(key: string): Entry | undefined {
+  const [raw] = dict.get("v|" + key);
+  if (raw === undefined) return undefined;
+  return decodeEntry(raw);
+}
+
+export function lastSeq(): number {
+  const [n] = dict.get("seq");
+  return n ?? 0;
+}
+
+export function revision(): number {
+  const [n] = dict.get("rev");
+  return n ?? 0;
+}
+
+/** The key event `n` changed; undefined when that event is gone (expired or evicted). */
+export function eventKey(n: number): string | undefined {
+  const [k] = dict.get("e|" + n);
+  return k;
+}
+
+function lock(): boolean {
+  for (let i = 0; i < 5000; i++) {
+    const [ok] = locks.add("store", ngx.worker.pid(), 10);
+    if (ok) return true;
+    ngx.sleep(0.001);
+  }
+  return false;
+}
+
+function unlock(): void {
+  locks.delete("store");
+}
+
+/**
+ * Records changes seen at etcd revision `rev`. Returns the last event number, or an error
+ * (the dict is full: the operator must give elb_config more room).
+ */
+export function commit(changes: Change[], rev: number): LuaMultiReturn<[number, undefined] | [undefined, string]> {
+  if (!lock()) return $multi(undefined, "the configuration store is locked by another writer");
+  let seq = lastSeq();
+  let err: string | undefined = undefined;
+  for (const c of changes) {
+    const old = read(c.key);
+    if (old !== undefined && old.rev > rev) continue;
+    let ok: boolean;
+    let e: string | undefined;
+    if (c.value !== undefined) {
+      [ok, e] = dict.safe_set("v|" + c.key, `${rev}|P|${c.value}`);
+    } else if (old !== undefined) {
+      [ok, e] = dict.safe_set("v|" + c.key, `${rev}|D|`, TOMBSTONE_TTL);
+    } else {
+      continue;
+    }
+    if (!ok) {
+      err = `elb_config shared dict: ${e}`;
+      break;
+    }
+    seq = seq + 1;
+    dict.set("e|" + seq, c.key, EVENT_TTL);
+  }
+  dict.set("seq", seq);
+  if (rev > revision()) dict.set("rev", rev);
+  unlock();
+  if (err !== undefined) return $multi(undefined, err);
+  return $multi(seq, undefined);
+}
+
+/** Every key with a live value (not tombstones); for a worker that starts or fell behind. */
+export function allKeys(): string[] {
+  const out: string[] = [];
+  for (const k of dict.get_keys(0)) {
+    if (string.sub(k, 1, 2) === "v|") out.push(string.sub(k, 3));
+  }
+  return out;
+}
+
+export function markApplied(worker: number, seq: number): void {
+  dict.set("w|" + worker, seq);
+}
+
+export function appliedBy(worker: number): number {
+  const [n] = dict.get("w|" + worker);
+  return n ?? -1;
+}
+
+/** Counts a value from etcd that failed validation (shown by the status API). */
+export function markInvalid(key: string, rev: number, error: string): void {
+  dict.set("x|" + key, `${rev}|${error}`);
+}
+
+export function clearInvalid(key: string): void {
+  dict.delete("x|" + key);
+}
+
+export function invalidKeys(): { key: string; rev: number; error: string }[] {
+  const out: { key: string; rev: number; error: string }[] = [];
+  for (const k of dict.get_keys(0)) {
+    if (string.sub(k, 1, 2) === "x|") {
+      const [raw] = dict.get(k);
+      if (raw !== undefined) {
+        const [bar] = string.find(raw, "|", 1, true);
+        out.push({ key: string.sub(k, 3), rev: tonumber(string.sub(raw, 1, bar! - 1))!, error: string.sub(raw, bar! + 1) });
+      }
+    }
+  }
+  return out;
+}
+
+export function setStatus(name: string, value: string | number | boolean): void {
+  dict.set("s|" + name, value);
+}
+
+export function getStatus(name: string): any {
+  const [v] = dict.get("s|" + name);
+  return v;
+}

@@ -1,0 +1,61 @@
+// Keeps this worker's view in step with the node's store (config/store.ts): everything at
+// start, then the events after the last one applied. A poll timer runs this every few ms;
+// a worker that writes through the admin API calls poll() itself before answering.
+import * as store from "./store";
+import { applyKey } from "./apply";
+
+let applied = 0;
+
+function applyFromStore(key: string): void {
+  const e = store.read(key);
+  applyKey(key, e === undefined ? undefined : e.value);
+}
+
+export function appliedSeq(): number {
+  return applied;
+}
+
+/** Applies every key in the store: at worker start, or when events were lost. */
+export function syncAll(): void {
+  const seq = store.lastSeq();
+  for (const key of store.allKeys()) applyFromStore(key);
+  applied = seq;
+  store.markApplied(ngx.worker.id() ?? 0, applied);
+}
+
+/** Applies the events since the last poll, in order. */
+export function poll(): void {
+  const seq = store.lastSeq();
+  if (seq <= applied) return;
+  const done = new LuaTable<string, boolean>();
+  for (let n = applied + 1; n <= seq; n++) {
+    const key = store.eventKey(n);
+    if (key === undefined) {
+      ngx.log(ngx.WARN, `config event ${n} is gone; reapplying the whole configuration`);
+      syncAll();
+      return;
+    }
+    if (!done.has(key)) {
+      done.set(key, true);
+      applyFromStore(key);
+    }
+  }
+  applied = seq;
+  store.markApplied(ngx.worker.id() ?? 0, applied);
+}
+
+/** Waits (yielding) until every worker of this node applied event `seq`; false on timeout. */
+export function waitForWorkers(seq: number, timeoutSeconds: number): boolean {
+  const n = ngx.worker.count();
+  const deadline = ngx.now() + timeoutSeconds;
+  for (;;) {
+    let all = true;
+    for (let w = 0; w < n; w++) {
+      if (store.appliedBy(w) < seq) all = false;
+    }
+    if (all) return true;
+    if (ngx.now() >= deadline) return false;
+    ngx.sleep(0.001);
+    ngx.update_time();
+  }
+}

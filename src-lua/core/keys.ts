@@ -1,0 +1,54 @@
+// The etcd key layout, compatible with the Eru load balancer:
+//   /$ELBNAME/rules/$domain              = rule-set JSON
+//   /$ELBNAME/upstreams/$name/$host:$port = server params
+// New kinds of data get prefixes of their own.
+
+export const enum KeyKind {
+  Rules = 1,
+  Server = 2,
+}
+
+export interface ParsedKey {
+  kind: KeyKind;
+  /** the domain (Rules) or the upstream name (Server) */
+  name: string;
+  /** Server only: host:port */
+  addr: string;
+}
+
+export function rootPrefix(elbName: string): string {
+  return `/${elbName}/`;
+}
+
+export function rulesKey(elbName: string, domain: string): string {
+  return `/${elbName}/rules/${domain}`;
+}
+
+export function upstreamPrefix(elbName: string, upstream: string): string {
+  return `/${elbName}/upstreams/${upstream}/`;
+}
+
+export function serverKey(elbName: string, upstream: string, addr: string): string {
+  return `/${elbName}/upstreams/${upstream}/${addr}`;
+}
+
+/** What a key under /$ELBNAME/ holds, or undefined for keys ELB does not route by. */
+export function parseKey(elbName: string, key: string): ParsedKey | undefined {
+  const root = rootPrefix(elbName);
+  if (!key.startsWith(root)) return undefined;
+  const rest = key.substring(root.length);
+  if (rest.startsWith("rules/")) {
+    const domain = rest.substring(6);
+    if (domain.length === 0 || domain.indexOf("/") >= 0) return undefined;
+    return { kind: KeyKind.Rules, name: domain, addr: "" };
+  }
+  if (rest.startsWith("upstreams/")) {
+    const tail = rest.substring(10);
+    const slash = tail.indexOf("/");
+    if (slash <= 0 || slash === tail.length - 1) return undefined;
+    const addr = tail.substring(slash + 1);
+    if (addr.indexOf("/") >= 0) return undefined;
+    return { kind: KeyKind.Server, name: tail.substring(0, slash), addr };
+  }
+  return undefined;
+}
