@@ -128,14 +128,15 @@ export function clearInvalid(key: string): void {
   dict.delete("x|" + key);
 }
 
-export function invalidKeys(): { key: string; rev: number; error: string }[] {
-  const out: { key: string; rev: number; error: string }[] = [];
+/** The values from etcd that failed validation, by key: {revision, error}. */
+export function invalidKeys(): LuaTable<string, { revision: number; error: string }> {
+  const out = new LuaTable<string, { revision: number; error: string }>();
   for (const k of dict.get_keys(0)) {
     if (string.sub(k, 1, 2) === "x|") {
       const [raw] = dict.get(k);
       if (raw !== undefined) {
         const [bar] = string.find(raw, "|", 1, true);
-        out.push({ key: string.sub(k, 3), rev: tonumber(string.sub(raw, 1, bar! - 1))!, error: string.sub(raw, bar! + 1) });
+        out.set(string.sub(k, 3), { revision: tonumber(string.sub(raw, 1, bar! - 1))!, error: string.sub(raw, bar! + 1) });
       }
     }
   }
