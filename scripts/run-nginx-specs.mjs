@@ -12,7 +12,8 @@
 // Env:   ELB_SPEC_TIMEOUT  seconds before nginx is killed (default 120)
 //        ELB_SPEC_KEEP=1   keep the prefix (logs, conf) for debugging
 // The specs see (nginx.conf declares them with env):
-//   ELB_SPEC_ETCD         host:port of the etcd
+//   ETCD, ELB_SPEC_ETCD   host:port of the etcd
+//   ELBNAME               "elbspec"
 //   ELB_SPEC_CLOSED_PORTS two ports nothing listens on, "p1,p2"
 //   ELB_SPEC_HTTP_PORT    a server {} of this nginx: every request gets 200 "ok"
 //   ELB_SPEC_HANG_PORT    a server {} of this nginx that reads a request and answers only after 60 s
@@ -30,7 +31,6 @@ const modulesDir = "/usr/lib/nginx/modules";
 
 const children = new Set();
 let prefix;
-let finished = false;
 
 function luaString(s) {
   return '"' + s.replace(/\\/g, "\\\\").replace(/"/g, '\\"') + '"';
@@ -104,7 +104,7 @@ function tail(file, lines) {
 }
 
 function renderConf({ etcdEnv, specArgs, httpPort, hangPort }) {
-  const luaPath = [`${root}/build/lua/?.lua`, `${root}/spec/nginx/?.lua`, "/usr/share/lua/5.1/?.lua", "/usr/share/lua/5.1/?/init.lua", ";"].join(";");
+  const luaPath = [`${root}/build/lua/?.lua`, `${root}/build/lua/?/init.lua`, `${root}/spec/nginx/?.lua`, "/usr/share/lua/5.1/?.lua", "/usr/share/lua/5.1/?/init.lua", ";"].join(";");
   const argTable = specArgs.map(luaString).join(", ");
   return `# rendered by scripts/run-nginx-specs.mjs
 daemon off;
@@ -130,6 +130,10 @@ http {
   scgi_temp_path ${prefix}/tmp/scgi;
 
   lua_package_path "${luaPath}";
+  # the dicts of nginx/nginx.conf.tmpl (smaller), and one for the specs themselves
+  lua_shared_dict elb_config 32m;
+  lua_shared_dict elb_health 4m;
+  lua_shared_dict elb_locks 1m;
   lua_shared_dict elb_spec 1m;
   lua_socket_log_errors off;
 
@@ -226,6 +230,8 @@ async function main() {
   }
 
   const env = {
+    ETCD: etcdEndpoint,
+    ELBNAME: "elbspec",
     ELB_SPEC_ETCD: etcdEndpoint,
     ELB_SPEC_CLOSED_PORTS: `${closedPort1},${closedPort2}`,
     ELB_SPEC_HTTP_PORT: String(httpPort),
@@ -280,18 +286,22 @@ async function main() {
   return status;
 }
 
-async function cleanup() {
-  await Promise.all([...children].map((c) => stop(c)));
-  if (prefix) {
-    if (keep) console.error(`nginx-specs: kept ${prefix}`);
-    else rmSync(prefix, { recursive: true, force: true });
-  }
+let cleaning;
+function cleanup() {
+  cleaning ??= (async () => {
+    await Promise.all([...children].map((c) => stop(c)));
+    if (prefix) {
+      if (keep) console.error(`nginx-specs: kept ${prefix}`);
+      else rmSync(prefix, { recursive: true, force: true });
+    }
+  })();
+  return cleaning;
 }
 
+let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.on(sig, async () => {
-    if (finished) return;
-    finished = true;
+    interrupted = true;
     await cleanup();
     process.exit(130);
   });
@@ -303,10 +313,6 @@ try {
 } catch (err) {
   console.error("nginx-specs: " + (err && err.stack ? err.stack : err));
   console.log("nginx-specs: 0 passed, 1 failed");
-} finally {
-  if (!finished) {
-    finished = true;
-    await cleanup();
-  }
 }
-process.exit(status);
+await cleanup();
+process.exit(interrupted ? 130 : status);

@@ -62,6 +62,10 @@ describe("parseEndpoints", function()
     }, eps)
   end)
 
+  it("turns localhost into 127.0.0.1 (cosockets do not read /etc/hosts)", function()
+    assert.same({ { host = "127.0.0.1", port = 2379 } }, (etcd.parseEndpoints("http://LocalHost:2379")))
+  end)
+
   it("reads a bracketed IPv6 address", function()
     local eps = etcd.parseEndpoints("[::1]:2379")
     assert.same({ { host = "::1", port = 2379 } }, eps)
@@ -430,6 +434,47 @@ describe("watch", function()
   end)
 end)
 
+describe("decodeWatchMessage", function()
+  local function b(s) return ngx.encode_base64(s) end
+
+  it("decodes events; PUT is the enum's zero value and arrives without a type", function()
+    local line = cjson.encode({ result = {
+      header = { revision = "42" }, watch_id = "3",
+      events = {
+        { kv = { key = b("/a"), value = b("1"), mod_revision = "41", create_revision = "40", version = "2" } },
+        { type = "DELETE", kv = { key = b("/b"), mod_revision = "42" }, prev_kv = { key = b("/b"), value = b("old") } },
+      },
+    } })
+    local msg, err = etcd.decodeWatchMessage(line)
+    assert.is_nil(err)
+    assert.equal(42, msg.revision)
+    assert.equal("3", msg.watchId)
+    assert.is_false(msg.created)
+    assert.equal(0, msg.compactRevision)
+    assert.equal(2, #msg.events)
+    assert.same({ type = "put", kv = { key = "/a", value = "1", modRevision = 41, createRevision = 40, version = 2 } }, msg.events[1])
+    assert.equal("delete", msg.events[2].type)
+    assert.equal("", msg.events[2].kv.value)
+    assert.equal("old", msg.events[2].prevKv.value)
+  end)
+
+  it("reports a compacted start revision", function()
+    local msg = assert(etcd.decodeWatchMessage('{"result":{"header":{"revision":"9"},"compact_revision":"5","canceled":true}}'))
+    assert.is_true(msg.canceled)
+    assert.equal(5, msg.compactRevision)
+    assert.same({}, msg.events)
+  end)
+
+  it("turns an error message and garbage into errors", function()
+    local msg, err = etcd.decodeWatchMessage('{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}}')
+    assert.is_nil(msg)
+    assert.equal("etcd error: etcdserver: no leader", err)
+    msg, err = etcd.decodeWatchMessage("not json")
+    assert.is_nil(msg)
+    assert.matches("^etcd error: ", err)
+  end)
+end)
+
 describe("several endpoints", function()
   it("skips a dead first endpoint and remembers the one that worked", function()
     local c = newClient("127.0.0.1:" .. CLOSED1 .. "," .. ETCD, 1000)
@@ -462,6 +507,18 @@ describe("several endpoints", function()
     assert.is_nil(err)
     assert.equal("read", kv.value)
     assert.is_true(elapsed(t0) < 2)
+  end)
+
+  it("opens a watch on the next endpoint when one hangs", function()
+    local c = newClient("127.0.0.1:" .. HANG_PORT .. "," .. ETCD, 300)
+    local t0 = started()
+    local w, err = c:watch(ROOT .. "hung")
+    assert.is_nil(err)
+    assert.is_true(elapsed(t0) < 2)
+    assert(client:put(ROOT .. "hung", "changed"))
+    local msg = assert(w:next(3000))
+    assert.equal("changed", msg.events[1].kv.value)
+    w:close()
   end)
 
   it("does not send a write twice after a timeout", function()

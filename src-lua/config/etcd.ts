@@ -38,12 +38,15 @@ function parseEndpoint(entry: string): LuaMultiReturn<[Endpoint, undefined] | [u
   if (host === undefined) return $multi(undefined, bad + "expected host:port, like 127.0.0.1:2379");
   const port = tonumber(portText)!;
   if (port < 1 || port > 65535) return $multi(undefined, bad + "port out of range");
+  // Cosockets resolve names through nginx's resolver directive, not /etc/hosts.
+  if (string.lower(host) === "localhost") host = "127.0.0.1";
   return $multi({ host: host, port: port }, undefined);
 }
 
 /**
  * Parses the ETCD setting: "host:port" or "http://host:port", several separated by
  * commas, whitespace around them ignored. [endpoints, undefined] or [undefined, message].
+ * "localhost" becomes 127.0.0.1; other names need a resolver directive in nginx.conf.
  */
 export function parseEndpoints(spec: string | undefined): LuaMultiReturn<[Endpoint[], undefined] | [undefined, string]> {
   if (spec === undefined) return $multi(undefined, "no etcd endpoints given");
@@ -560,30 +563,36 @@ export class EtcdClient {
     for (let i = 0; i < n; i++) {
       const index = (this.current + i) % n;
       const ep = this.endpoints[index];
-      const [stream, err, stage] = openStream(ep, "POST", "/v3/watch", body!, this.timeoutMs);
+      // Opening a watch changes nothing, so any endpoint that fails is skipped.
+      const [stream, err] = openStream(ep, "POST", "/v3/watch", body!, this.timeoutMs);
       if (stream === undefined) {
         tried[tried.length] = err!;
-      } else {
+      } else if (stream.status !== 200) {
         this.current = index;
-        if (stream.status !== 200) {
-          const [data, rerr] = stream.readAll();
-          if (data === undefined) return $multi(undefined, "etcd error: HTTP " + stream.status + " (" + rerr + ")");
-          const [decoded] = cjson.decode(data);
-          return $multi(undefined, etcdError(stream.status, data, decoded));
-        }
+        const [data, rerr] = stream.readAll();
+        if (data === undefined) return $multi(undefined, "etcd error: HTTP " + stream.status + " (" + rerr + ")");
+        const [decoded] = cjson.decode(data);
+        return $multi(undefined, etcdError(stream.status, data, decoded));
+      } else {
         const watch = new WatchStream(stream);
         const [first, ferr] = watch.next();
-        if (first === undefined) {
+        // next() says "etcd error: ..." for an answer from etcd; anything else is the connection.
+        if (first === undefined && string.sub(ferr!, 1, 11) !== "etcd error:") {
           watch.close();
-          return $multi(undefined, ferr === "timeout" || ferr === "eof" ? "etcd unreachable: " + endpointName(ep) + ": watch not confirmed (" + ferr + ")" : ferr!);
+          tried[tried.length] = "watch on " + endpointName(ep) + " not confirmed: " + ferr;
+        } else {
+          this.current = index;
+          if (first === undefined) {
+            watch.close();
+            return $multi(undefined, ferr!);
+          }
+          if (!first.created || first.canceled) {
+            watch.close();
+            return $multi(undefined, "etcd error: watch not created" + (first.cancelReason === undefined ? "" : ": " + first.cancelReason));
+          }
+          return $multi(watch, undefined);
         }
-        if (!first.created || first.canceled) {
-          watch.close();
-          return $multi(undefined, "etcd error: watch not created" + (first.cancelReason === undefined ? "" : ": " + first.cancelReason));
-        }
-        return $multi(watch, undefined);
       }
-      if (stage !== "connect") break;
     }
     return $multi(undefined, "etcd unreachable: " + table.concat(tried, "; "));
   }
