@@ -104,7 +104,7 @@ function tail(file, lines) {
 }
 
 function renderConf({ etcdEnv, specArgs, httpPort, hangPort }) {
-  const luaPath = [`${root}/build/lua/?.lua`, `${root}/build/lua/?/init.lua`, `${root}/spec/nginx/?.lua`, "/usr/share/lua/5.1/?.lua", "/usr/share/lua/5.1/?/init.lua", ";"].join(";");
+  const luaPath = [`${root}/build/lua/?.lua`, `${root}/build/lua/?/init.lua`, `${root}/spec/nginx/?.lua`, `${root}/spec/?.lua`, "/usr/share/lua/5.1/?.lua", "/usr/share/lua/5.1/?/init.lua", ";"].join(";");
   const argTable = specArgs.map(luaString).join(", ");
   return `# rendered by scripts/run-nginx-specs.mjs
 daemon off;

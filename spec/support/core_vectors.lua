@@ -1,0 +1,160 @@
+-- The compiled core (build/lua/core) against the shared vectors (test/vectors), the same
+-- cases vitest runs against the TypeScript. Loaded by spec/unit (plain LuaJIT, regexes checked
+-- by libpcre through the FFI) and by spec/nginx (regexes checked by ngx.re, as the engine does).
+require("config.json").install()
+local cjson = require("cjson")
+local vectors = require("support.vectors")
+local ruleset = require("core.ruleset")
+local params = require("core.server-params")
+local address = require("core.address")
+local names = require("core.names")
+local problems_mod = require("core.problems")
+local rr = require("core.balancer.roundrobin")
+
+local function nul(v)
+  if v == cjson.null then return nil end
+  return v
+end
+
+-- busted gives describe/it/assert to the spec file only: the spec passes them in.
+return function(regex_check, busted)
+local describe, it, assert = busted.describe, busted.it, busted.assert
+
+describe("rule sets", function()
+  local v = vectors("ruleset")
+  for _, c in ipairs(v.valid) do
+    it("accepts and compiles: " .. c.name, function()
+      local problems = {}
+      ruleset.validateRuleSet(c.ruleset, "", regex_check, problems)
+      assert.same({}, problems)
+      local compiled = ruleset.compileRuleSet(c.ruleset)
+      assert.equals(c.compiled.init, compiled.init.name)
+      assert.equals(c.compiled.maxSteps, compiled.maxSteps)
+      local seen = {}
+      local function visit(n)
+        if n == nil or seen[n.name] then return end
+        seen[n.name] = n
+        visit(n.succ)
+        visit(n.fail)
+      end
+      visit(compiled.init)
+      for name, edge in pairs(c.compiled.edges) do
+        local n = assert(seen[name], name)
+        assert.equals(nul(edge[1]), n.succ and n.succ.name)
+        assert.equals(nul(edge[2]), n.fail and n.fail.name)
+        if n.succ then assert.equals(seen[n.succ.name], n.succ) end
+      end
+      for name, b in pairs(c.compiled.backend or {}) do
+        local n = seen[name]
+        assert.equals(b.server, n.server)
+        assert.equals(b.literal, n.literal)
+        local headers = {}
+        for i, h in ipairs(n.headerNames) do headers[i] = { h, n.headerValues[i] } end
+        assert.same(b.headers, headers)
+      end
+    end)
+  end
+  for _, c in ipairs(v.invalid) do
+    it("rejects: " .. c.name, function()
+      local problems = {}
+      ruleset.validateRuleSet(c.ruleset, "", regex_check, problems)
+      assert.equals(#c.errors, #problems)
+      for i, e in ipairs(c.errors) do
+        assert.equals(e.path, problems[i].path)
+        if e.prefix then
+          assert.equals(e.error, problems[i].error:sub(1, #e.error))
+        else
+          assert.equals(e.error, problems[i].error)
+        end
+      end
+    end)
+  end
+  it("reports paths under the domain's pointer, escaping / and ~", function()
+    local problems = {}
+    ruleset.validateRuleSet({ init = "a/b", rules = { ["a/b"] = { type = "x", args = {} } } },
+      problems_mod.pointer("", "ex~ample"), regex_check, problems)
+    assert.same({ { path = "/ex~0ample/rules/a~1b/type", error = 'unknown rule type "x" (known: ua, path, backend)' } }, problems)
+  end)
+end)
+
+describe("server params", function()
+  local v = vectors("server-params")
+  for _, c in ipairs(v.valid) do
+    it("parses " .. cjson.encode(c.text), function()
+      local problems = {}
+      local p = params.parseServerParams(c.text, "/up/s", problems)
+      assert.same({}, problems)
+      assert.same(c.params, p)
+      assert.equals(c.canonical, params.formatServerParams(p))
+    end)
+  end
+  for _, c in ipairs(v.invalid) do
+    it("rejects " .. cjson.encode(c.text or c.value), function()
+      local problems = {}
+      assert.is_nil(params.parseServerParams(c.text or c.value, "/up/s", problems))
+      local want = {}
+      for i, e in ipairs(c.errors) do want[i] = { path = "/up/s", error = e } end
+      assert.same(want, problems)
+    end)
+  end
+end)
+
+describe("addresses and names", function()
+  local a = vectors("address")
+  for _, c in ipairs(a.valid) do
+    it("parses " .. c.text, function()
+      assert.same({ host = c.host, port = c.port, isIp = c.isIp }, address.parseHostPort(c.text))
+    end)
+  end
+  for _, c in ipairs(a.invalid) do
+    it("rejects " .. c.text, function()
+      assert.equals(c.error, address.parseHostPort(c.text))
+    end)
+  end
+  local n = vectors("names")
+  for _, c in ipairs(n.domains) do
+    it("domain " .. cjson.encode(c.text), function() assert.equals(c.error, names.checkDomain(c.text)) end)
+  end
+  for _, c in ipairs(n.upstreams) do
+    it("upstream " .. cjson.encode(c.text), function() assert.equals(c.error, names.checkUpstreamName(c.text)) end)
+  end
+end)
+
+local function peers_of(spec)
+  local out = {}
+  for i, s in ipairs(spec) do
+    out[i] = { addr = s.addr, ip = "127.0.0.1", port = 1, key = s.addr, params = params.parseServerParams(s.params, "", {}), current = 0 }
+  end
+  return out
+end
+
+describe("smooth weighted round robin", function()
+  local v = vectors("roundrobin")
+  for _, c in ipairs(v.sequences) do
+    it(c.name, function()
+      local r = rr.newRoundRobin(peers_of(c.peers))
+      local failed = {}
+      for _, f in ipairs(c.failed or {}) do failed[f] = true end
+      local function filter(p) return not failed[p.addr] end
+      local got = {}
+      for i = 1, #c.picks do
+        local p = rr.pick(r, filter, nil)
+        got[i] = p and p.addr or cjson.null
+      end
+      assert.same(c.picks, got)
+    end)
+  end
+  for _, c in ipairs(v.distributions) do
+    it(c.name, function()
+      local r = rr.newRoundRobin(peers_of(c.peers))
+      local counts = {}
+      for _ = 1, c.picks do
+        local p = rr.pick(r, nil, nil)
+        counts[p.addr] = (counts[p.addr] or 0) + 1
+      end
+      assert.same(c.counts, counts)
+    end)
+  end
+end)
+
+end
