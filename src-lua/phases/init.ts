@@ -3,6 +3,10 @@
 import "../config/json";
 import { load } from "../config/settings";
 import * as store from "../config/store";
+// the hot path, loaded here so that workers share these modules from the master
+import "./access";
+import "./balancer";
+import "./log";
 
 export function run(): void {
   const err = load();

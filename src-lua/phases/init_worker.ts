@@ -4,6 +4,7 @@ import * as loader from "../config/loader";
 import { settings } from "../config/settings";
 import { poll, syncAll } from "../config/sync";
 import * as statsd from "../metrics/statsd";
+import { resolve } from "../config/resolve";
 
 /** How often a worker looks for configuration changes (seconds). */
 const POLL_INTERVAL = 0.005;
@@ -18,5 +19,10 @@ export function run(): void {
   syncAll();
   ngx.timer.every(POLL_INTERVAL, tick);
   loader.start();
-  if (settings.statsdHost !== undefined) statsd.start(settings.statsdHost, settings.statsdPort);
+  if (settings.statsdHost !== undefined) {
+    // cosockets resolve only through nginx's resolver, which ignores /etc/hosts
+    const [ip, err] = resolve(settings.statsdHost);
+    if (ip === undefined) ngx.log(ngx.ERR, `STATSD: ${err}; metrics are off`);
+    else statsd.start(ip, settings.statsdPort);
+  }
 }
