@@ -71,35 +71,43 @@ export function pack(lines: string[]): string[] {
   return out;
 }
 
-let sock: NgxUdpSocket | undefined = undefined;
-
-function flush(this: void, premature: boolean, host: string, port: number): void {
+/** Sends what is pending; returns false when the socket failed (and was closed). */
+function flush(sock: NgxUdpSocket): boolean {
   const lines = drain();
-  if (lines.length === 0) return;
-  if (sock === undefined) {
-    const s = ngx.socket.udp();
-    const [ok, err] = s.setpeername(host, port);
-    if (!ok) {
-      ngx.log(ngx.ERR, `statsd ${host}:${port}: ${err}`);
-      return;
-    }
-    sock = s;
-  }
+  if (lines.length === 0) return true;
   for (const d of pack(lines)) {
     const [ok, err] = sock.send(d);
     if (!ok) {
       ngx.log(ngx.ERR, `statsd send: ${err}`);
       sock.close();
-      sock = undefined;
-      return;
+      return false;
     }
   }
-  if (premature) sock.close();
+  return true;
+}
+
+// A cosocket lives only as long as the timer run that made it, so one timer runs for the
+// worker's life, keeping its socket, and flushes every INTERVAL; a last flush on exit.
+function loop(this: void, premature: boolean, host: string, port: number): void {
+  let sock: NgxUdpSocket | undefined = undefined;
+  for (;;) {
+    if (sock === undefined) {
+      const s = ngx.socket.udp();
+      const [ok, err] = s.setpeername(host, port);
+      if (ok) sock = s;
+      else ngx.log(ngx.ERR, `statsd ${host}:${port}: ${err}`);
+    }
+    if (sock !== undefined && !flush(sock)) sock = undefined;
+    if (premature || ngx.worker.exiting()) break;
+    ngx.sleep(INTERVAL);
+    premature = ngx.worker.exiting();
+  }
+  if (sock !== undefined) sock.close();
 }
 
 export let enabled = false;
 
 export function start(host: string, port: number): void {
   enabled = true;
-  ngx.timer.every(INTERVAL, flush, host, port);
+  ngx.timer.at(0, loop, host, port);
 }

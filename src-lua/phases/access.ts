@@ -57,6 +57,7 @@ export function run(): void {
       if (!node.regex) {
         hit = string.sub(uri, 1, node.pattern.length) === node.pattern;
       } else if (node.rewrite) {
+        captures.set(1, false); // the table is reused: no group must not read a stale one
         const [m] = reMatch(uri, node.pattern, "jo", undefined, captures);
         if (m !== undefined) {
           hit = true;
