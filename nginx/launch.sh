@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# Runs ELB: renders nginx/nginx.conf.tmpl into $ELB_PREFIX/nginx.conf and runs nginx in the
+# foreground, with an embedded etcd when ETCD is unset. Used by `npm start`, the Dockerfile
+# and the end-to-end tests. Needs bash, nginx, etcd and etcdctl (or curl); never Node.
+#
+# Environment (all optional):
+#   ETCD             host:port or http://host:port, comma-separated (unset: embedded etcd)
+#   ELBNAME          etcd key prefix, default ELB
+#   STATSD           host:port of a statsd server; metrics are off when unset
+#   ELB_LISTEN       a port or address:port, default 8080
+#   ELB_WORKERS      worker_processes, default auto
+#   ELB_PREFIX       runtime dir (config, logs, pid, etcd data, state), default ./var
+#   ELB_ADMIN_ALLOW  CIDR list allowed on /__erulb__/, default 127.0.0.0/8,::1/128
+#   ELB_ADMIN_TOKEN  when set, /__erulb__/ requires "Authorization: Bearer <token>"
+#   ELB_LOG_STDOUT   1: access log to /dev/stdout, error log to stderr (Docker)
+#   ELB_ACCESS_LOG   off: no access log
+#   ELB_LOG_LEVEL    error_log level, default notice
+#   ELB_ETCD_PORT    client port of the embedded etcd, default 2379 (peer port: +1)
+#   ELB_LUA_DIR      compiled Lua, default <repo>/build/lua
+#   ELB_USER         worker user when started as root (default: www-data if it can read
+#                    the Lua and the prefix, else root)
+#   ELB_RESOLVER     nameservers for the Lua cosockets, default from /etc/resolv.conf
+#   ELB_STOP_TIMEOUT seconds a graceful stop may take before a fast one, default 15
+#
+# Signals: INT stops fast (nginx TERM); TERM and QUIT stop gracefully (nginx QUIT, then TERM
+# after ELB_STOP_TIMEOUT). A clean stop exits 0; if nginx exits on its own, the embedded etcd
+# is stopped and the script exits with nginx's status.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+log() { echo "elb: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+export ELBNAME="${ELBNAME:-ELB}"
+export ELB_ADMIN_ALLOW="${ELB_ADMIN_ALLOW:-127.0.0.0/8,::1/128}"
+export ELB_ADMIN_TOKEN="${ELB_ADMIN_TOKEN:-}"
+export STATSD="${STATSD:-}"
+listen="${ELB_LISTEN:-8080}"
+workers="${ELB_WORKERS:-auto}"
+log_level="${ELB_LOG_LEVEL:-notice}"
+etcd_port="${ELB_ETCD_PORT:-2379}"
+stop_timeout="${ELB_STOP_TIMEOUT:-15}"
+lua_dir="${ELB_LUA_DIR:-$root/build/lua}"
+
+for cmd in nginx; do
+  command -v "$cmd" >/dev/null || die "$cmd not found (run: bash scripts/install-deps.sh runtime)"
+done
+[ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] ||
+  die "ngx_http_lua_module missing (run: bash scripts/install-deps.sh runtime)"
+[ -d "$lua_dir" ] || die "no compiled Lua in $lua_dir (run: npm run build)"
+lua_dir="$(cd "$lua_dir" && pwd)"
+
+prefix="${ELB_PREFIX:-./var}"
+mkdir -p "$prefix"
+prefix="$(cd "$prefix" && pwd)"
+export ELB_PREFIX="$prefix"
+mkdir -p "$prefix/logs" "$prefix/tmp" "$prefix/state"
+
+case "$listen" in
+  *[!0-9]*) ;;
+  "") die "ELB_LISTEN is empty" ;;
+  *) [ "$listen" -ge 1 ] && [ "$listen" -le 65535 ] || die "ELB_LISTEN port out of range: $listen" ;;
+esac
+case "$workers" in
+  auto) ;;
+  ''|*[!0-9]*|0) die "ELB_WORKERS must be a positive number or auto: $workers" ;;
+esac
+case "$etcd_port" in
+  ''|*[!0-9]*) die "ELB_ETCD_PORT must be a port number: $etcd_port" ;;
+esac
+
+# ---- processes we own, and how they stop ---------------------------------------------------
+etcd_pid=""
+nginx_pid=""
+stopping=""
+timer_pid=""
+
+stop_etcd() {
+  [ -n "$etcd_pid" ] || return 0
+  if kill -0 "$etcd_pid" 2>/dev/null; then
+    kill -TERM "$etcd_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "$etcd_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$etcd_pid" 2>/dev/null || true
+  fi
+  wait "$etcd_pid" 2>/dev/null || true
+  etcd_pid=""
+}
+
+stop_timer() {
+  [ -n "$timer_pid" ] || return 0
+  kill "$timer_pid" 2>/dev/null || true
+  wait "$timer_pid" 2>/dev/null || true
+  timer_pid=""
+}
+
+on_signal() {
+  local sig="$1"
+  if [ -z "$nginx_pid" ]; then
+    # Still starting: nothing to hand the signal to.
+    stop_etcd
+    exit 0
+  fi
+  if [ -n "$stopping" ] || [ "$sig" = INT ]; then
+    log "stopping (fast)"
+    kill -TERM "$nginx_pid" 2>/dev/null || true
+  else
+    log "stopping (graceful)"
+    kill -QUIT "$nginx_pid" 2>/dev/null || true
+    (
+      trap 'kill "$s" 2>/dev/null; exit 0' TERM
+      sleep "$stop_timeout" & s=$!
+      wait "$s"
+      kill -TERM "$nginx_pid" 2>/dev/null || true
+    ) &
+    timer_pid=$!
+  fi
+  stopping=1
+}
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal QUIT' QUIT
+trap 'stop_timer; stop_etcd' EXIT
+
+# ---- etcd -----------------------------------------------------------------------------------
+normalize_etcd() {
+  local out="" item
+  local IFS=','
+  for item in $1; do
+    item="${item//[[:space:]]/}"
+    [ -n "$item" ] || continue
+    case "$item" in
+      http://*|https://*) ;;
+      *) item="http://$item" ;;
+    esac
+    item="${item%/}"
+    out="${out:+$out,}$item"
+  done
+  printf '%s' "$out"
+}
+
+etcd_healthy() {
+  if command -v etcdctl >/dev/null; then
+    ETCDCTL_API=3 etcdctl --endpoints="$1" --dial-timeout=1s --command-timeout=1s endpoint health >/dev/null 2>&1
+  else
+    curl -fs --max-time 1 "$1/health" 2>/dev/null | grep -q '"health":"true"'
+  fi
+}
+
+if [ -n "${ETCD:-}" ]; then
+  ETCD="$(normalize_etcd "$ETCD")"
+  [ -n "$ETCD" ] || die "ETCD holds no endpoint"
+  export ETCD
+else
+  command -v etcd >/dev/null || die "etcd not found (run: bash scripts/install-deps.sh runtime)"
+  peer_port=$((etcd_port + 1))
+  [ "$etcd_port" -ge 1 ] && [ "$peer_port" -le 65535 ] || die "ELB_ETCD_PORT out of range: $etcd_port"
+  client_url="http://127.0.0.1:$etcd_port"
+  peer_url="http://127.0.0.1:$peer_port"
+  for p in "$etcd_port" "$peer_port"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      die "port $p is in use: set ELB_ETCD_PORT (embedded etcd uses it and the next one), or ETCD"
+    fi
+  done
+  mkdir -p "$prefix/etcd"
+  chmod 700 "$prefix/etcd"
+  if [ "${ELB_LOG_STDOUT:-}" = 1 ]; then etcd_log=/dev/stderr; else etcd_log="$prefix/logs/etcd.log"; fi
+  log "starting embedded etcd on $client_url (data in $prefix/etcd)"
+  etcd --name elb \
+    --data-dir "$prefix/etcd" \
+    --listen-client-urls "$client_url" --advertise-client-urls "$client_url" \
+    --listen-peer-urls "$peer_url" --initial-advertise-peer-urls "$peer_url" \
+    --initial-cluster "elb=$peer_url" --initial-cluster-state new \
+    --auto-compaction-mode periodic --auto-compaction-retention 1h \
+    --logger zap --log-outputs stderr --log-level warn >>"$etcd_log" 2>&1 &
+  etcd_pid=$!
+  ok=""
+  for _ in $(seq 1 150); do
+    if ! kill -0 "$etcd_pid" 2>/dev/null; then
+      wait "$etcd_pid" 2>/dev/null || true
+      etcd_pid=""
+      [ "$etcd_log" = /dev/stderr ] || tail -n 20 "$etcd_log" >&2 || true
+      die "embedded etcd exited during start"
+    fi
+    if etcd_healthy "$client_url"; then
+      ok=1
+      break
+    fi
+    sleep 0.1
+  done
+  [ -n "$ok" ] || die "embedded etcd did not become healthy on $client_url"
+  export ETCD="$client_url"
+fi
+
+# ---- worker user ----------------------------------------------------------------------------
+user_line="# user: nginx's default (not started as root)"
+chown_state=""
+if [ "$(id -u)" -eq 0 ]; then
+  candidate="${ELB_USER:-www-data}"
+  getent passwd "$candidate" >/dev/null || candidate=root
+  if [ "$candidate" != root ] && ! runuser -u "$candidate" -- test -r "$lua_dir/phases/init.lua" -a -x "$prefix/tmp" 2>/dev/null; then
+    if [ -n "${ELB_USER:-}" ]; then
+      die "worker user $candidate cannot read $lua_dir or enter $prefix"
+    fi
+    log "workers run as root: $candidate cannot read $lua_dir or enter $prefix"
+    candidate=root
+  fi
+  user_line="user $candidate;"
+  [ "$candidate" = root ] || chown_state="$candidate"
+fi
+if [ -n "$chown_state" ]; then
+  # Workers write the last known good configuration and temp files here.
+  chown -R "$chown_state" "$prefix/state" "$prefix/tmp"
+fi
+
+# ---- render ---------------------------------------------------------------------------------
+if [ "${ELB_LOG_STDOUT:-}" = 1 ]; then
+  error_log="stderr"
+  access_log="/dev/stdout elb"
+else
+  error_log="logs/error.log"
+  access_log="logs/access.log elb"
+fi
+[ "${ELB_ACCESS_LOG:-}" = off ] && access_log="off"
+
+resolvers="${ELB_RESOLVER:-}"
+if [ -z "$resolvers" ] && [ -r /etc/resolv.conf ]; then
+  resolvers="$(awk '$1 == "nameserver" { a = $2; if (a ~ /:/) { sub(/%.*/, "", a); a = "[" a "]" } printf "%s ", a }' /etc/resolv.conf)"
+fi
+resolvers="${resolvers%" "}"
+if [ -n "$resolvers" ]; then
+  resolver_line="resolver $resolvers ipv6=off valid=30s;"
+else
+  resolver_line="# resolver: none found in /etc/resolv.conf (set ELB_RESOLVER)"
+fi
+
+sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
+conf="$prefix/nginx.conf"
+sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
+    -e "s|@@WORKERS@@|$(sed_escape "$workers")|g" \
+    -e "s|@@ERROR_LOG@@|$(sed_escape "$error_log")|g" \
+    -e "s|@@LOG_LEVEL@@|$(sed_escape "$log_level")|g" \
+    -e "s|@@LUA_DIR@@|$(sed_escape "$lua_dir")|g" \
+    -e "s|@@RESOLVER@@|$(sed_escape "$resolver_line")|g" \
+    -e "s|@@ACCESS_LOG@@|$(sed_escape "$access_log")|g" \
+    -e "s|@@LISTEN@@|$(sed_escape "$listen")|g" \
+    "$here/nginx.conf.tmpl" >"$conf.new"
+if grep -q '@@[A-Z_]*@@' "$conf.new"; then
+  die "unrendered placeholder in $conf.new: $(grep -o '@@[A-Z_]*@@' "$conf.new" | sort -u | tr '\n' ' ')"
+fi
+mv "$conf.new" "$conf"
+
+# 10240 connections per worker need descriptors; raising the soft limit is best effort.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+
+# ---- run ------------------------------------------------------------------------------------
+log "nginx on $listen, prefix $prefix, etcd $ETCD, name $ELBNAME${STATSD:+, statsd $STATSD}"
+nginx -p "$prefix/" -c "$conf" -g 'daemon off;' &
+nginx_pid=$!
+
+status=0
+while :; do
+  set +e
+  wait "$nginx_pid"
+  status=$?
+  set -e
+  # wait returns early (status > 128) when a trapped signal arrives; nginx is still running.
+  if kill -0 "$nginx_pid" 2>/dev/null; then continue; fi
+  break
+done
+stop_timer
+stop_etcd
+if [ -n "$stopping" ]; then
+  log "stopped"
+  exit 0
+fi
+log "nginx exited on its own with status $status"
+exit "$status"
