@@ -2,19 +2,27 @@
 // (the access, balancer and log phases and everything they require) is plain Lua:
 // none of those modules may pull in lualib_bundle.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const out = join(root, "build/lua");
 const hotPath = ["phases.access", "phases.balancer", "phases.log"];
 
-rmSync(out, { recursive: true, force: true });
-const tstl = spawnSync(process.execPath, [join(root, "node_modules/typescript-to-lua/dist/tstl.js"), "-p", join(root, "tstl.json")], { stdio: "inherit" });
+// Compile next to the old build and swap it in at the end, so that a running nginx or a
+// concurrent test never finds build/lua missing.
+const fresh = `${out}.new-${process.pid}`;
+rmSync(fresh, { recursive: true, force: true });
+const tstl = spawnSync(process.execPath, [join(root, "node_modules/typescript-to-lua/dist/tstl.js"), "-p", join(root, "tstl.json"), "--outDir", fresh], { stdio: "inherit" });
 if (tstl.status !== 0) {
+  rmSync(fresh, { recursive: true, force: true });
   console.error("build: typescript-to-lua failed");
   process.exit(1);
 }
+const old = `${out}.old-${process.pid}`;
+if (existsSync(out)) renameSync(out, old);
+renameSync(fresh, out);
+rmSync(old, { recursive: true, force: true });
 
 function fileOf(mod) {
   return join(out, mod.replace(/\./g, "/") + ".lua");
