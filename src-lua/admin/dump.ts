@@ -1,6 +1,7 @@
-// /__erulb__/dump: PUT writes this node's whole live configuration to etcd (for an etcd that
-// was wiped or replaced). In transactions of at most MAX_TXN_OPS keys; "OK" only when every
-// one was written.
+// /__erulb__/dump: PUT writes this node's whole live configuration to etcd, for an etcd that
+// was replaced or restored from an old backup (the node noticed its revision went back and
+// kept serving what it had). In transactions of at most MAX_TXN_OPS keys; "OK" only when
+// every one was written.
 import { opPut, TxnOp } from "../config/etcd";
 import * as store from "../config/store";
 import { MAX_TXN_OPS, txn } from "../config/writer";
@@ -24,6 +25,12 @@ export function put(): void {
       written += batch.length;
       batch = [];
     }
+  }
+  if (store.getStatus("diverged") === true) {
+    // etcd now holds this node's configuration: follow it again from its revision
+    store.rebase();
+    store.setStatus("diverged", false);
+    store.setStatus("loaded", false);
   }
   reply.ok();
 }

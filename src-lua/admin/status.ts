@@ -1,24 +1,30 @@
 // /__erulb__/status: this node's view of itself.
+import { settings } from "../config/settings";
 import * as store from "../config/store";
-import { appliedSeq } from "../config/sync";
+import { isLeader } from "../config/leader";
 import { counts } from "../config/view";
 import * as reply from "./reply";
 
 export function get(): void {
   const workers: unknown[] = [];
   const n = ngx.worker.count();
-  for (let w = 0; w < n; w++) workers.push({ id: w, applied_event: store.appliedBy(w) });
+  for (let w = 0; w < n; w++) {
+    const p = store.progressOf(w);
+    workers.push({ id: w, applied_event: p?.event ?? -1, revision: p?.revision ?? 0, applied_at: p?.at ?? 0 });
+  }
   reply.json(200, {
-    node: ngx.var.hostname,
-    pid: ngx.worker.pid(),
+    node: settings.nodeId,
+    address: settings.advertise,
+    elbname: settings.elbName,
     loaded: store.getStatus("loaded") === true,
-    revision: store.revision(),
+    revision: store.watchedRevision(),
+    config_revision: store.revision(),
     etcd: store.getStatus("etcd") ?? "not contacted yet",
     domains: counts.domains,
     upstreams: counts.upstreams,
     last_event: store.lastSeq(),
-    this_worker_applied: appliedSeq(),
     invalid_keys: store.invalidKeys(),
+    answered_by: { pid: ngx.worker.pid(), leader: isLeader() },
     workers,
   });
 }

@@ -1,37 +1,49 @@
-// The initial load: one worker of the node reads everything under /$ELBNAME/ from etcd,
-// validates each value like the API does (an invalid one is logged, counted and skipped,
-// and the last valid value keeps serving), and commits the differences to the store at the
-// revision it read. While etcd cannot be reached it retries with backoff; the node serves
-// what it has meanwhile. The live watch (a later step) continues from that revision.
+// The full load: everything under /$ELBNAME/ read from etcd at one revision, each value
+// validated like the API does (an invalid one is logged, counted and skipped, and the last
+// valid value keeps serving), and only the differences committed to the store. Keys that
+// are gone from etcd are removed. Used at start and after a compaction made the watch lose
+// its place; unchanged entries stay as they are, so nothing is recompiled for nothing.
 import { parseKey, rootPrefix } from "../core/keys";
+import { Problem } from "../core/problems";
 import { etcd } from "./client";
 import { settings } from "./settings";
 import * as store from "./store";
 import { Change } from "./store";
 import { checkStoredValue } from "./validate";
 
-const locks = ngx.shared.elb_locks!;
-const LOCK_TTL = 30;
+/** Validates a value from etcd; logs and records it when invalid. */
+export function admit(key: string, value: string, rev: number): boolean {
+  const problems: Problem[] = checkStoredValue(key, value);
+  if (problems.length === 0) {
+    store.clearInvalid(key);
+    return true;
+  }
+  const parts: string[] = [];
+  for (const p of problems) parts.push(p.error);
+  const why = parts.join("; ");
+  ngx.log(ngx.ERR, `etcd key ${key} (revision ${rev}) is invalid and skipped: ${why}`);
+  store.markInvalid(key, rev, why);
+  return false;
+}
 
 /** Reads etcd once and commits what changed. Returns an error message when it could not. */
 export function loadAll(): string | undefined {
   const [res, err] = etcd().getPrefix(rootPrefix(settings.elbName));
   if (res === undefined) return err;
+  if (res.revision < store.watchedRevision()) {
+    ngx.log(ngx.WARN, `etcd is at revision ${res.revision}, behind this node's ${store.watchedRevision()}: adopting etcd's configuration`);
+    store.rebase();
+  }
   const changes: Change[] = [];
   const seen = new LuaTable<string, boolean>();
+  let n = 0;
   for (const kv of res.kvs) {
     if (parseKey(settings.elbName, kv.key) === undefined) continue;
     seen.set(kv.key, true);
-    const problems = checkStoredValue(kv.key, kv.value);
-    if (problems.length > 0) {
-      const parts: string[] = [];
-      for (const p of problems) parts.push(p.error);
-      const why = parts.join("; ");
-      ngx.log(ngx.ERR, `etcd key ${kv.key} (revision ${kv.modRevision}) is invalid and skipped: ${why}`);
-      store.markInvalid(kv.key, kv.modRevision, why);
-      continue;
-    }
-    store.clearInvalid(kv.key);
+    n += 1;
+    // let the leader's other timers (its lead renewal) run during a long load
+    if (n % 500 === 0) ngx.sleep(0);
+    if (!admit(kv.key, kv.value, kv.modRevision)) continue;
     const old = store.read(kv.key);
     if (old === undefined || old.value !== kv.value) changes.push({ key: kv.key, value: kv.value });
   }
@@ -41,34 +53,8 @@ export function loadAll(): string | undefined {
   }
   const [, cerr] = store.commit(changes, res.revision);
   if (cerr !== undefined) return cerr;
-  store.setStatus("loaded_rev", res.revision);
-  ngx.log(ngx.NOTICE, `loaded ${res.kvs.length} keys from etcd at revision ${res.revision} (${changes.length} changed)`);
+  store.setWatchedRevision(res.revision);
+  store.setStatus("loaded", true);
+  ngx.log(ngx.NOTICE, `loaded ${n} keys from etcd at revision ${res.revision} (${changes.length} changed)`);
   return undefined;
-}
-
-function attempt(this: void, premature: boolean, delay: number): void {
-  if (premature) return;
-  const [mine] = locks.add("loader", ngx.worker.pid(), LOCK_TTL);
-  if (!mine) {
-    const [holder] = locks.get("loader");
-    if (holder !== ngx.worker.pid()) return; // another worker is loading
-  }
-  const err = loadAll();
-  if (err === undefined) {
-    store.setStatus("etcd", "connected");
-    store.setStatus("loaded", true);
-    locks.delete("loader");
-    return;
-  }
-  store.setStatus("etcd", err);
-  ngx.log(ngx.ERR, `initial load failed, retrying in ${delay}s: ${err}`);
-  locks.set("loader", ngx.worker.pid(), LOCK_TTL);
-  const next = delay * 2 > 10 ? 10 : delay * 2;
-  ngx.timer.at(delay * (0.75 + math.random() * 0.5), attempt, next);
-}
-
-/** Called by every worker at start: the first to take the loader lock does the load. */
-export function start(): void {
-  if (store.getStatus("loaded") === true) return;
-  ngx.timer.at(0, attempt, 0.2);
 }

@@ -12,6 +12,10 @@ export interface Settings {
   adminAllow: Cidr[];
   adminToken: string | undefined;
   prefix: string;
+  /** names this node in /$ELBNAME/nodes/ (ELB_NODE_ID, default <hostname>:<port>) */
+  nodeId: string;
+  /** the address other tools reach this node at (ELB_ADVERTISE, default <hostname>:<port>) */
+  advertise: string;
 }
 
 export const settings: Settings = {
@@ -23,7 +27,17 @@ export const settings: Settings = {
   adminAllow: [],
   adminToken: undefined,
   prefix: "",
+  nodeId: "",
+  advertise: "",
 };
+
+function hostname(): string {
+  const [f] = io.open("/proc/sys/kernel/hostname", "r");
+  if (f === undefined) return "localhost";
+  const name = f.read("*l") as string | undefined;
+  f.close();
+  return name ?? "localhost";
+}
 
 function env(name: string): string | undefined {
   const v = os.getenv(name);
@@ -51,5 +65,9 @@ export function load(): string | undefined {
   settings.adminAllow = cidrs;
   settings.adminToken = env("ELB_ADMIN_TOKEN");
   settings.prefix = env("ELB_PREFIX") ?? ngx.config.prefix();
+  const [port] = string.match(env("ELB_LISTEN") ?? "8080", "(%d+)$");
+  settings.advertise = env("ELB_ADVERTISE") ?? `${hostname()}:${port ?? "8080"}`;
+  settings.nodeId = env("ELB_NODE_ID") ?? settings.advertise;
+  if (settings.nodeId.indexOf("/") >= 0) return "ELB_NODE_ID must not contain '/'";
   return undefined;
 }

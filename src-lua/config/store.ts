@@ -1,9 +1,10 @@
 // The node's copy of the configuration, in the elb_config shared dict, and the event log
 // through which every worker learns what changed:
 //   v|<etcd key>  = "<revision>|P|<value>" (present) or "<revision>|D|" (a tombstone)
-//   seq           = number of the last event;  e|<n> = the etcd key event n changed
-//   rev           = the etcd revision this node has applied
-//   w|<worker id> = the last event that worker applied
+//   seq           = number of the last event;  e|<n> = "<revision>|<etcd key>" it changed
+//   rev           = the highest etcd revision any stored change came from
+//   s|watch_rev   = the revision up to which this node has seen every change (load + watch)
+//   w|<worker id> = "<event>|<revision>|<time>": the last event that worker applied
 // Only values that passed validation get here. A writer takes the elb_locks "store" lock,
 // so changes enter in one order; each is kept only if it is newer than what is stored.
 
@@ -48,10 +49,12 @@ export function revision(): number {
   return n ?? 0;
 }
 
-/** The key event `n` changed; undefined when that event is gone (expired or evicted). */
-export function eventKey(n: number): string | undefined {
-  const [k] = dict.get("e|" + n);
-  return k;
+/** The key event `n` changed and its revision; undefined when that event is gone (expired). */
+export function eventAt(n: number): LuaMultiReturn<[string | undefined, number]> {
+  const [raw] = dict.get("e|" + n);
+  if (raw === undefined) return $multi(undefined, 0);
+  const [bar] = string.find(raw, "|", 1, true);
+  return $multi(string.sub(raw, bar! + 1), tonumber(string.sub(raw, 1, bar! - 1))!);
 }
 
 function lock(): boolean {
@@ -77,7 +80,8 @@ export function commit(changes: Change[], rev: number): LuaMultiReturn<[number, 
   let err: string | undefined = undefined;
   for (const c of changes) {
     const old = read(c.key);
-    if (old !== undefined && old.rev > rev) continue;
+    // etcd's order decides: a change no newer than what is stored is already in effect
+    if (old !== undefined && old.rev >= rev) continue;
     let ok: boolean;
     let e: string | undefined;
     if (c.value !== undefined) {
@@ -92,8 +96,9 @@ export function commit(changes: Change[], rev: number): LuaMultiReturn<[number, 
       break;
     }
     seq = seq + 1;
-    dict.set("e|" + seq, c.key, EVENT_TTL);
+    dict.set("e|" + seq, `${rev}|${c.key}`, EVENT_TTL);
   }
+  if (seq !== lastSeq()) dict.set("dirty", true);
   dict.set("seq", seq);
   if (rev > revision()) dict.set("rev", rev);
   unlock();
@@ -110,13 +115,66 @@ export function allKeys(): string[] {
   return out;
 }
 
-export function markApplied(worker: number, seq: number): void {
-  dict.set("w|" + worker, seq);
+export function markApplied(worker: number, seq: number, rev: number): void {
+  ngx.update_time();
+  dict.set("w|" + worker, `${seq}|${rev}|${ngx.now()}`);
+}
+
+export interface WorkerProgress {
+  event: number;
+  revision: number;
+  at: number;
+}
+
+export function progressOf(worker: number): WorkerProgress | undefined {
+  const [raw] = dict.get("w|" + worker);
+  if (raw === undefined) return undefined;
+  const [e, r, t] = string.match(raw, "^(%d+)|(%d+)|(.*)$");
+  return { event: tonumber(e)!, revision: tonumber(r)!, at: tonumber(t)! };
 }
 
 export function appliedBy(worker: number): number {
-  const [n] = dict.get("w|" + worker);
-  return n ?? -1;
+  const p = progressOf(worker);
+  return p === undefined ? -1 : p.event;
+}
+
+/** The revision up to which every change was seen (by the load and the watch). */
+export function watchedRevision(): number {
+  const [n] = dict.get("s|watch_rev");
+  return n ?? 0;
+}
+
+export function setWatchedRevision(rev: number): void {
+  if (rev > watchedRevision()) dict.set("s|watch_rev", rev);
+}
+
+/** True once after commits changed the store: the snapshot on disk is out of date. */
+export function takeDirty(): boolean {
+  const [d] = dict.get("dirty");
+  if (d === undefined) return false;
+  dict.delete("dirty");
+  return true;
+}
+
+/**
+ * Forgets the revisions (keeping the values): etcd's revision went back (etcd was replaced or
+ * restored from a backup), so its revisions can no longer be compared with ours.
+ */
+export function rebase(): void {
+  if (!lock()) return;
+  for (const key of allKeys()) {
+    const e = read(key);
+    if (e !== undefined && e.value !== undefined) dict.set("v|" + key, `0|P|${e.value}`);
+    else dict.delete("v|" + key);
+  }
+  dict.set("rev", 0);
+  dict.set("s|watch_rev", 0);
+  unlock();
+}
+
+/** Forgets everything (the node's name changed across a reload). */
+export function clear(): void {
+  dict.flush_all();
 }
 
 /** Counts a value from etcd that failed validation (shown by the status API). */

@@ -5,6 +5,7 @@ import * as store from "./store";
 import { applyKey } from "./apply";
 
 let applied = 0;
+let appliedRev = 0;
 
 function applyFromStore(key: string): void {
   const e = store.read(key);
@@ -15,21 +16,31 @@ export function appliedSeq(): number {
   return applied;
 }
 
+/** The etcd revision of the newest change this worker applied. */
+export function appliedRevision(): number {
+  return appliedRev;
+}
+
 /** Applies every key in the store: at worker start, or when events were lost. */
 export function syncAll(): void {
   const seq = store.lastSeq();
+  const rev = store.revision();
   for (const key of store.allKeys()) applyFromStore(key);
   applied = seq;
-  store.markApplied(ngx.worker.id() ?? 0, applied);
+  appliedRev = rev;
+  store.markApplied(ngx.worker.id() ?? 0, applied, appliedRev);
 }
 
-/** Applies the events since the last poll, in order. */
-export function poll(): void {
+/**
+ * Applies the events since the last poll, in order. From a timer (mayYield) it lets other
+ * timers run every few hundred changes, so a burst of 100,000 does not starve them.
+ */
+export function poll(mayYield?: boolean): void {
   const seq = store.lastSeq();
   if (seq <= applied) return;
   const done = new LuaTable<string, boolean>();
   for (let n = applied + 1; n <= seq; n++) {
-    const key = store.eventKey(n);
+    const [key, rev] = store.eventAt(n);
     if (key === undefined) {
       ngx.log(ngx.WARN, `config event ${n} is gone; reapplying the whole configuration`);
       syncAll();
@@ -38,10 +49,12 @@ export function poll(): void {
     if (!done.has(key)) {
       done.set(key, true);
       applyFromStore(key);
+      if (mayYield && n % 500 === 0) ngx.sleep(0);
     }
+    if (rev > appliedRev) appliedRev = rev;
   }
-  applied = seq;
-  store.markApplied(ngx.worker.id() ?? 0, applied);
+  if (seq > applied) applied = seq; // another poll may have run while this one yielded
+  store.markApplied(ngx.worker.id() ?? 0, applied, appliedRev);
 }
 
 /** Waits (yielding) until every worker of this node applied event `seq`; false on timeout. */

@@ -1,16 +1,18 @@
 // The etcd key layout, compatible with the Eru load balancer:
 //   /$ELBNAME/rules/$domain              = rule-set JSON
 //   /$ELBNAME/upstreams/$name/$host:$port = server params
-// New kinds of data get prefixes of their own.
+// New kinds of data get prefixes of their own:
+//   /$ELBNAME/policies/$upstream          = the upstream's balancing policy, JSON
 
 export const enum KeyKind {
   Rules = 1,
   Server = 2,
+  Policy = 3,
 }
 
 export interface ParsedKey {
   kind: KeyKind;
-  /** the domain (Rules) or the upstream name (Server) */
+  /** the domain (Rules) or the upstream name (Server, Policy) */
   name: string;
   /** Server only: host:port */
   addr: string;
@@ -32,6 +34,14 @@ export function serverKey(elbName: string, upstream: string, addr: string): stri
   return `/${elbName}/upstreams/${upstream}/${addr}`;
 }
 
+export function policiesPrefix(elbName: string): string {
+  return `/${elbName}/policies/`;
+}
+
+export function policyKey(elbName: string, upstream: string): string {
+  return `/${elbName}/policies/${upstream}`;
+}
+
 /** What a key under /$ELBNAME/ holds, or undefined for keys ELB does not route by. */
 export function parseKey(elbName: string, key: string): ParsedKey | undefined {
   const root = rootPrefix(elbName);
@@ -49,6 +59,11 @@ export function parseKey(elbName: string, key: string): ParsedKey | undefined {
     const addr = tail.substring(slash + 1);
     if (addr.indexOf("/") >= 0) return undefined;
     return { kind: KeyKind.Server, name: tail.substring(0, slash), addr };
+  }
+  if (rest.startsWith("policies/")) {
+    const upstream = rest.substring(9);
+    if (upstream.length === 0 || upstream.indexOf("/") >= 0) return undefined;
+    return { kind: KeyKind.Policy, name: upstream, addr: "" };
   }
   return undefined;
 }

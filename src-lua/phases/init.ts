@@ -1,7 +1,9 @@
-// init_by_lua, in the master: settings from the environment, modules loaded once so that
-// workers inherit them. A malformed setting stops nginx with a clear message.
+// init_by_lua, in the master: settings from the environment, the last known good
+// configuration from disk when the store is empty, and modules loaded once so that workers
+// inherit them. A malformed setting stops nginx with a clear message.
 import "../config/json";
-import { load } from "../config/settings";
+import { load, settings } from "../config/settings";
+import * as snapshot from "../config/snapshot";
 import * as store from "../config/store";
 // the hot path, loaded here so that workers share these modules from the master
 import "./access";
@@ -11,7 +13,13 @@ import "./log";
 export function run(): void {
   const err = load();
   if (err !== undefined) error(`ELB: ${err}`, 0);
-  // nginx was (re)started: the node must read etcd again (the store survives a reload)
-  store.setStatus("loaded", false);
-  store.setStatus("etcd", "not contacted yet");
+  // The store survives a reload (HUP): keep it, unless the node now has another name.
+  if (store.getStatus("elbname") !== settings.elbName) {
+    store.clear();
+    store.setStatus("elbname", settings.elbName);
+    store.setStatus("started_at", ngx.time());
+    store.setStatus("etcd", "not contacted yet");
+    const restored = snapshot.restore();
+    ngx.log(ngx.NOTICE, `last known good configuration: ${restored}`);
+  }
 }

@@ -1,6 +1,9 @@
 // init_worker_by_lua: the worker builds its view from the node's store, then follows the
-// store's event log; one worker loads from etcd; statsd flushing starts when configured.
-import * as loader from "../config/loader";
+// store's event log; the leading worker loads from etcd, watches it and keeps the node's
+// registry entry; statsd flushing starts when configured.
+import * as leader from "../config/leader";
+import * as registry from "../config/registry";
+import * as watcher from "../config/watcher";
 import { settings } from "../config/settings";
 import { poll, syncAll } from "../config/sync";
 import * as statsd from "../metrics/statsd";
@@ -11,14 +14,14 @@ const POLL_INTERVAL = 0.005;
 
 function tick(this: void, premature: boolean): void {
   if (premature) return;
-  poll();
+  poll(true);
 }
 
 export function run(): void {
   math.randomseed(ngx.now() * 1000 + ngx.worker.pid());
   syncAll();
   ngx.timer.every(POLL_INTERVAL, tick);
-  loader.start();
+  leader.start([watcher.run, registry.run]);
   if (settings.statsdHost !== undefined) {
     // cosockets resolve only through nginx's resolver, which ignores /etc/hosts
     const [ip, err] = resolve(settings.statsdHost);

@@ -216,7 +216,7 @@ describe("who may call the API", () => {
     const r = await fenced.request({ method: "PUT", path: "/__erulb__/domain", body: { "x.test": backendRules("up1") } });
     expect(r.status).toBe(403);
     expect(r.json.msg).toContain("127.0.0.1");
-    expect(await etcdKeys("/FENCED/")).toEqual([]);
+    expect(await etcdKeys("/FENCED/rules/")).toEqual([]);
     await fenced.stop();
   });
 });

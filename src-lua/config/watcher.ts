@@ -1,0 +1,138 @@
+// The node's one etcd watch, run by the leading worker. It starts at the revision the node
+// has seen (the initial load, the on-disk snapshot, or a previous leader's progress) + 1, so
+// no change is lost; each change is validated like the API validates, committed to the store
+// at its revision, and every worker applies it from the event log. When the stream drops it
+// reconnects with backoff and jitter (trying the other endpoints); when etcd compacted the
+// revision it needs, it does one full reload.
+import { parseKey, rootPrefix } from "../core/keys";
+import { prefixEnd, WatchEvent } from "./etcd";
+import { etcd } from "./client";
+import { isLeader } from "./leader";
+import { admit, loadAll } from "./loader";
+import { settings } from "./settings";
+import * as snapshot from "./snapshot";
+import * as store from "./store";
+import { Change } from "./store";
+
+const READ_TIMEOUT_MS = 1000;
+const SNAPSHOT_EVERY = 1;
+
+let lastSnapshot = 0;
+
+function maybeWriteSnapshot(force: boolean): void {
+  ngx.update_time();
+  if (!force && ngx.now() - lastSnapshot < SNAPSHOT_EVERY) return;
+  if (!store.takeDirty()) return;
+  lastSnapshot = ngx.now();
+  const err = snapshot.write();
+  if (err !== undefined) ngx.log(ngx.ERR, `snapshot: ${err}`);
+}
+
+/** Commits one watch message's events, a revision at a time, in etcd's order. */
+function commitEvents(events: WatchEvent[]): void {
+  let batch: Change[] = [];
+  let batchRev = 0;
+  for (let i = 0; i <= events.length; i++) {
+    const ev = events[i];
+    const rev = ev === undefined ? -1 : ev.kv.modRevision;
+    if (batchRev !== 0 && rev !== batchRev) {
+      const [, err] = store.commit(batch, batchRev);
+      if (err !== undefined) ngx.log(ngx.ERR, `cannot apply revision ${batchRev}: ${err}`);
+      store.setWatchedRevision(batchRev);
+      batch = [];
+    }
+    if (ev === undefined) break;
+    batchRev = rev;
+    const key = ev.kv.key;
+    if (parseKey(settings.elbName, key) === undefined) continue;
+    if (ev.type === "delete") {
+      store.clearInvalid(key);
+      batch.push({ key, value: undefined });
+    } else if (admit(key, ev.kv.value, rev)) {
+      batch.push({ key, value: ev.kv.value });
+    }
+  }
+}
+
+function isCompaction(err: string): boolean {
+  return string.find(err, "compact", 1, true)[0] !== undefined;
+}
+
+/** Follows one watch stream until it ends; returns why it ended. */
+function follow(fromRev: number): string {
+  const [stream, err] = etcd().watch(rootPrefix(settings.elbName), { prefix: true, startRevision: fromRev, progressNotify: true });
+  if (stream === undefined) return err!;
+  store.setStatus("etcd", "connected");
+  let why = "leadership lost";
+  while (isLeader() && !ngx.worker.exiting()) {
+    const [msg, merr] = stream.next(READ_TIMEOUT_MS);
+    if (msg === undefined) {
+      if (merr === "timeout") {
+        maybeWriteSnapshot(false);
+        continue;
+      }
+      why = `watch stream ended: ${merr}`;
+      break;
+    }
+    if (msg.compactRevision > 0) {
+      why = `compacted: revision ${fromRev} is gone (compacted at ${msg.compactRevision})`;
+      break;
+    }
+    if (msg.canceled) {
+      why = `watch canceled: ${msg.cancelReason ?? "no reason given"}`;
+      break;
+    }
+    if (msg.events.length > 0) commitEvents(msg.events);
+    else if (msg.revision > 0) store.setWatchedRevision(msg.revision); // a progress notification
+    maybeWriteSnapshot(false);
+  }
+  stream.close();
+  return why;
+}
+
+/**
+ * While the node runs, etcd's revision must not go back. If it does, etcd was replaced or
+ * restored: the node keeps serving what it has rather than follow an empty or old etcd, and
+ * waits for the operator: PUT /__erulb__/dump writes this node's configuration there (and
+ * the node follows etcd again), or a restart adopts etcd's.
+ */
+function checkNotBehind(): string | undefined {
+  const root = rootPrefix(settings.elbName);
+  const [res, err] = etcd().range(root, prefixEnd(root), { countOnly: true });
+  if (res === undefined) return err;
+  if (res.revision >= store.watchedRevision()) {
+    store.setStatus("diverged", false);
+    return undefined;
+  }
+  store.setStatus("diverged", true);
+  return `etcd's revision ${res.revision} is behind this node's ${store.watchedRevision()}: etcd was replaced or restored; this node keeps its configuration until PUT /__erulb__/dump writes it to etcd, or a restart adopts etcd's`;
+}
+
+export function run(this: void, premature: boolean): void {
+  if (premature) return;
+  let delay = 0.1;
+  while (isLeader() && !ngx.worker.exiting()) {
+    let err: string | undefined = undefined;
+    if (store.getStatus("loaded") !== true || store.watchedRevision() === 0) {
+      err = loadAll();
+      if (err === undefined) maybeWriteSnapshot(true);
+    }
+    if (err === undefined) err = checkNotBehind();
+    if (err === undefined) {
+      err = follow(store.watchedRevision() + 1);
+      if (isCompaction(err)) {
+        ngx.log(ngx.WARN, `${err}; reloading everything`);
+        store.setStatus("loaded", false);
+        delay = 0.1;
+        continue;
+      }
+      if (err === "leadership lost") break;
+    }
+    store.setStatus("etcd", err);
+    ngx.log(ngx.ERR, `etcd: ${err}; retrying in about ${delay}s`);
+    ngx.sleep(delay * (0.5 + math.random()));
+    delay = delay * 2 > 5 ? 5 : delay * 2;
+    if (string.find(err, "watch stream ended", 1, true)[0] !== undefined) delay = 0.1;
+  }
+  maybeWriteSnapshot(true);
+}
