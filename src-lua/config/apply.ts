@@ -4,6 +4,7 @@
 import { parseHostPort } from "../core/address";
 import { newRoundRobin, Peer } from "../core/balancer/roundrobin";
 import { KeyKind, parseKey } from "../core/keys";
+import { normalizePolicy } from "../core/policy";
 import { Problem } from "../core/problems";
 import { compileRuleSet, RuleKind, RuleNode } from "../core/ruleset";
 import { parseServerParams } from "../core/server-params";
@@ -11,7 +12,7 @@ import { decode } from "./json";
 import { resolve } from "./resolve";
 import { settings } from "./settings";
 import { checkStoredValue } from "./validate";
-import { counts, domains, Server, Upstream, upstreams, literals } from "./view";
+import { counts, domains, policies, Server, Upstream, upstreams, literals } from "./view";
 
 function describeProblems(problems: Problem[]): string {
   const parts: string[] = [];
@@ -98,6 +99,15 @@ function applyServer(name: string, addr: string, value: string | undefined): voi
   upstreams.set(name, buildUpstream(name, servers));
 }
 
+function applyPolicy(name: string, value: string | undefined): void {
+  if (value === undefined) {
+    policies.delete(name);
+    return;
+  }
+  const [v] = decode(value);
+  policies.set(name, { raw: value, policy: normalizePolicy(v) });
+}
+
 /**
  * Brings etcd `key` to `value` (undefined: deleted) in this worker. A value that fails
  * validation is logged and skipped: the last valid one keeps serving.
@@ -113,6 +123,7 @@ export function applyKey(key: string, value: string | undefined): boolean {
     }
   }
   if (k.kind === KeyKind.Rules) applyRules(k.name, value);
+  else if (k.kind === KeyKind.Policy) applyPolicy(k.name, value);
   else applyServer(k.name, k.addr, value);
   return true;
 }

@@ -3,6 +3,7 @@
 import { parseHostPort } from "../core/address";
 import { KeyKind, parseKey } from "../core/keys";
 import { checkDomain, checkUpstreamName } from "../core/names";
+import { validatePolicy } from "../core/policy";
 import { Problem } from "../core/problems";
 import { validateRuleSet } from "../core/ruleset";
 import { parseServerParams } from "../core/server-params";
@@ -21,6 +22,12 @@ export function checkStoredValue(key: string, value: string): Problem[] {
     const [rs, err] = decode(value);
     if (err !== undefined) problems.push({ path: key, error: `invalid JSON: ${err}` });
     else validateRuleSet(rs, key, pcreCheck, problems);
+  } else if (k.kind === KeyKind.Policy) {
+    const nerr = checkUpstreamName(k.name);
+    if (nerr !== undefined) problems.push({ path: key, error: nerr });
+    const [policy, err] = decode(value);
+    if (err !== undefined) problems.push({ path: key, error: `invalid JSON: ${err}` });
+    else validatePolicy(policy, key, problems);
   } else {
     const nerr = checkUpstreamName(k.name);
     if (nerr !== undefined) problems.push({ path: key, error: nerr });

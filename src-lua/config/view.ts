@@ -2,6 +2,7 @@
 // balancer phases read these tables; config/apply.ts is the only writer. Plain Lua.
 import { CompiledRuleSet } from "../core/ruleset";
 import { RoundRobin, Peer } from "../core/balancer/roundrobin";
+import { Policy } from "../core/policy";
 import { ServerParams } from "../core/server-params";
 
 export interface Domain {
@@ -30,6 +31,13 @@ export const domains = new LuaTable<string, Domain>();
 export const upstreams = new LuaTable<string, Upstream>();
 
 export const counts = { domains: 0, upstreams: 0 };
+
+/** each upstream's balancing policy, as stored (raw) and normalized; an upstream may not exist yet */
+export interface StoredPolicy {
+  raw: string;
+  policy: Policy;
+}
+export const policies = new LuaTable<string, StoredPolicy>();
 
 /** one-server upstreams for backends that name a literal host:port, keyed by it */
 export const literals = new LuaTable<string, Upstream>();
