@@ -1,7 +1,7 @@
 // /__erulb__/status: this node's view of itself.
 import { settings } from "../config/settings";
 import * as store from "../config/store";
-import { isLeader } from "../config/leader";
+import { isLeader, leaderPid } from "../config/leader";
 import { counts } from "../config/view";
 import * as reply from "./reply";
 
@@ -24,6 +24,7 @@ export function get(): void {
     upstreams: counts.upstreams,
     last_event: store.lastSeq(),
     invalid_keys: store.invalidKeys(),
+    leader_pid: leaderPid() ?? 0,
     answered_by: { pid: ngx.worker.pid(), leader: isLeader() },
     workers,
   });

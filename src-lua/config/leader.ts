@@ -19,6 +19,12 @@ export function isLeader(): boolean {
   return holder === ngx.worker.pid();
 }
 
+/** The pid of the worker that leads now, if any. */
+export function leaderPid(): number | undefined {
+  const [holder] = locks.get(KEY);
+  return holder;
+}
+
 function tick(this: void, premature: boolean): void {
   const pid = ngx.worker.pid();
   const [holder] = locks.get(KEY);
