@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseHostPort } from "../src-lua/core/address";
+import { newPeer } from "../src-lua/core/balancer/peer";
 import { pick, newRoundRobin, Peer } from "../src-lua/core/balancer/roundrobin";
 import { checkDomain, checkUpstreamName } from "../src-lua/core/names";
 import { Problem, pointer } from "../src-lua/core/problems";
@@ -95,7 +96,7 @@ describe("addresses and names", () => {
 });
 
 function peersOf(spec: { addr: string; params: string }[]): Peer[] {
-  return spec.map((s) => ({ addr: s.addr, ip: "127.0.0.1", port: 1, key: s.addr, params: parseServerParams(s.params, "", [])!, current: 0 }));
+  return spec.map((s) => newPeer(s.addr, "127.0.0.1", 1, s.addr, parseServerParams(s.params, "", [])!));
 }
 
 describe("smooth weighted round robin", () => {

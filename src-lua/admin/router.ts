@@ -3,6 +3,7 @@ import { allowed } from "./cidr";
 import { settings } from "../config/settings";
 import * as domain from "./domain";
 import * as dump from "./dump";
+import * as policy from "./policy";
 import * as status from "./status";
 import * as upstream from "./upstream";
 import * as reply from "./reply";
@@ -13,6 +14,7 @@ const routes: { [resource: string]: { [method: string]: Handler | undefined } } 
   domain: { GET: domain.get, PUT: domain.put, DELETE: domain.del },
   upstream: { GET: upstream.get, PUT: upstream.put, DELETE: upstream.del },
   dump: { PUT: dump.put },
+  policy: { GET: policy.get, PUT: policy.put, DELETE: policy.del },
   status: { GET: status.get },
 };
 

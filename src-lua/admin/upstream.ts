@@ -13,6 +13,7 @@ import { settings } from "../config/settings";
 import { Change } from "../config/store";
 import { upstreams } from "../config/view";
 import { applyCommitted, tooManyOps, txn, WriteFailure } from "../config/writer";
+import * as health from "../health/report";
 import * as reply from "./reply";
 
 export function get(): void {
@@ -32,6 +33,14 @@ export function get(): void {
       s.set("fail_timeout", p.failTimeout);
       if (p.backup) s.set("backup", true);
       if (p.down) s.set("down", true);
+      if (p.drain) s.set("drain", true);
+      if (p.slowStart > 0) s.set("slow_start", p.slowStart);
+      const h = health.serverHealth(`${name}|${addr}`, p, up.policy.healthcheck !== undefined);
+      s.set("state", h.state);
+      s.set("healthy", h.healthy);
+      s.set("fails", h.fails);
+      s.set("active", h.active);
+      if (h.checkedAt !== undefined) s.set("checked_at", h.checkedAt);
       list.push(s);
     }
     out.set(name, list);

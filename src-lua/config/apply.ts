@@ -2,11 +2,13 @@
 // compiled, a server joins or leaves its upstream and only that upstream's picker is rebuilt.
 // The cost of a change does not depend on how many domains or upstreams there are.
 import { parseHostPort } from "../core/address";
-import { newRoundRobin, Peer } from "../core/balancer/roundrobin";
+import { ByteAt } from "../core/balancer/algorithm";
+import { newPeer, Peer } from "../core/balancer/peer";
+import { algorithms } from "../core/balancer/registry";
 import { KeyKind, parseKey } from "../core/keys";
-import { normalizePolicy } from "../core/policy";
+import { defaultPolicy, normalizePolicy, Policy } from "../core/policy";
 import { Problem } from "../core/problems";
-import { compileRuleSet, RuleKind, RuleNode } from "../core/ruleset";
+import { CompiledRuleSet, compileRuleSet, RuleKind, RuleNode } from "../core/ruleset";
 import { parseServerParams } from "../core/server-params";
 import { decode } from "./json";
 import { resolve } from "./resolve";
@@ -20,11 +22,29 @@ function describeProblems(problems: Problem[]): string {
   return parts.join("; ");
 }
 
-function buildUpstream(name: string, servers: LuaTable<string, Server>): Upstream {
+const DEFAULT_POLICY = defaultPolicy();
+
+/** The value of the sticky cookie that names a server: opaque, stable across nodes and workers. */
+function stickyId(upstream: string, addr: string): string {
+  return string.sub(ngx.md5(`${upstream}|${addr}`), 1, 16);
+}
+
+/**
+ * The upstream `name` with these servers, under its policy. Per-worker runtime state that must
+ * survive a rebuild (when a server joined, the latency seen) is carried over from `old`;
+ * a server that was not in `old` joined now (slow start ramps from here).
+ */
+function buildUpstream(name: string, servers: LuaTable<string, Server>, old: Upstream | undefined, stored: Policy | undefined): Upstream {
+  const policy = stored ?? DEFAULT_POLICY;
+  const previous = new LuaTable<string, Peer>();
+  if (old !== undefined) for (const p of old.peers) previous.set(p.addr, p);
+  const now = ngx.now();
   const addrs: string[] = [];
   for (const [addr] of servers) addrs.push(addr);
   table.sort(addrs);
   const peers: Peer[] = [];
+  const byId = new LuaTable<string, Peer>();
+  let slowStart = false;
   for (const addr of addrs) {
     const s = servers.get(addr)!;
     const hp = parseHostPort(addr);
@@ -35,9 +55,43 @@ function buildUpstream(name: string, servers: LuaTable<string, Server>): Upstrea
       if (resolved === undefined) ngx.log(ngx.ERR, `upstream ${name}: ${err}; ${addr} is left out until it resolves`);
       ip = resolved;
     }
-    if (ip !== undefined) peers.push({ addr, ip, port: hp.port, key: `${name}|${addr}`, params: s.params, current: 0 });
+    if (ip === undefined) continue;
+    const p = newPeer(addr, ip, hp.port, `${name}|${addr}`, s.params);
+    const was = previous.get(addr);
+    p.since = was !== undefined ? was.since : now;
+    if (was !== undefined) {
+      p.ewma = was.ewma;
+      p.ewmaAt = was.ewmaAt;
+    }
+    p.checked = policy.healthcheck !== undefined;
+    p.id = stickyId(name, addr);
+    byId.set(p.id, p);
+    if (s.params.slowStart > 0) slowStart = true;
+    peers.push(p);
   }
-  return { name, servers, rr: newRoundRobin(peers), peers };
+  const algo = algorithms[policy.algorithm] ?? algorithms["roundrobin"]!;
+  const state = algo.create(peers, { byteAt: string.byte as unknown as ByteAt, seed: math.random(1, 2147483646) });
+  let failStatuses: LuaTable<number, boolean> | undefined = undefined;
+  if (policy.failStatuses.length > 0) {
+    failStatuses = new LuaTable();
+    for (const st of policy.failStatuses) failStatuses.set(st, true);
+  }
+  const sticky = policy.sticky;
+  return {
+    name,
+    servers,
+    peers,
+    policy,
+    algo,
+    state,
+    usable: state.usable,
+    stickyVar: sticky === undefined ? undefined : `cookie_${sticky.cookie}`,
+    stickyPrefix: sticky === undefined ? "" : `${sticky.cookie}=`,
+    stickySuffix: sticky === undefined ? "" : `; Path=/; HttpOnly${sticky.ttl > 0 ? `; Max-Age=${sticky.ttl}` : ""}`,
+    byId,
+    slowStart,
+    failStatuses,
+  };
 }
 
 /** The upstream a literal host:port backend stands for (one server, default params). */
@@ -46,7 +100,7 @@ function literalUpstream(server: string): Upstream {
   if (up === undefined) {
     const servers = new LuaTable<string, Server>();
     servers.set(server, { addr: server, params: parseServerParams("", "", [])!, raw: "" });
-    up = buildUpstream(server, servers);
+    up = buildUpstream(server, servers, undefined, undefined);
     literals.set(server, up);
   }
   return up;
@@ -60,15 +114,22 @@ function linkLiterals(node: RuleNode | undefined, seen: LuaTable<RuleNode, boole
   linkLiterals(node.fail, seen);
 }
 
+const compiled = setmetatable(new LuaTable<string, CompiledRuleSet>(), { __mode: "v" });
+
 function applyRules(domain: string, value: string | undefined): void {
   if (value === undefined) {
     if (domains.has(domain)) counts.domains -= 1;
     domains.delete(domain);
     return;
   }
-  const [rs] = decode(value);
-  const rules = compileRuleSet(rs);
-  linkLiterals(rules.init, new LuaTable());
+  // domains often share a rule set: one compiled graph (never changed once built) serves all
+  let rules = compiled.get(value);
+  if (rules === undefined) {
+    const [rs] = decode(value);
+    rules = compileRuleSet(rs);
+    linkLiterals(rules.init, new LuaTable());
+    compiled.set(value, rules);
+  }
   if (!domains.has(domain)) counts.domains += 1;
   const [metricName] = string.gsub(domain, "%.", "_");
   domains.set(domain, { name: domain, rules, raw: value, metric: `${settings.elbName}.${metricName}` });
@@ -96,26 +157,32 @@ function applyServer(name: string, addr: string, value: string | undefined): voi
     return;
   }
   if (old === undefined) counts.upstreams += 1;
-  upstreams.set(name, buildUpstream(name, servers));
+  upstreams.set(name, buildUpstream(name, servers, old, policies.get(name)?.policy));
 }
 
+/** A policy changed: stored for its upstream (which may come later), which is rebuilt under it. */
 function applyPolicy(name: string, value: string | undefined): void {
+  let policy: Policy | undefined = undefined;
   if (value === undefined) {
     policies.delete(name);
-    return;
+  } else {
+    const [v] = decode(value);
+    policy = normalizePolicy(v);
+    policies.set(name, { raw: value, policy });
   }
-  const [v] = decode(value);
-  policies.set(name, { raw: value, policy: normalizePolicy(v) });
+  const up = upstreams.get(name);
+  if (up !== undefined) upstreams.set(name, buildUpstream(name, up.servers, up, policy));
 }
 
 /**
  * Brings etcd `key` to `value` (undefined: deleted) in this worker. A value that fails
- * validation is logged and skipped: the last valid one keeps serving.
+ * validation is logged and skipped: the last valid one keeps serving. `checked`: the value
+ * comes from the node's store, which admits only values that passed the same validation.
  */
-export function applyKey(key: string, value: string | undefined): boolean {
+export function applyKey(key: string, value: string | undefined, checked?: boolean): boolean {
   const k = parseKey(settings.elbName, key);
   if (k === undefined) return false;
-  if (value !== undefined) {
+  if (value !== undefined && !checked) {
     const problems = checkStoredValue(key, value);
     if (problems.length > 0) {
       ngx.log(ngx.ERR, `skipping invalid value of ${key}: ${describeProblems(problems)}`);

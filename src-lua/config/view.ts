@@ -1,7 +1,8 @@
 // What one worker routes by: compiled domains and upstreams, keyed by name. The access and
 // balancer phases read these tables; config/apply.ts is the only writer. Plain Lua.
 import { CompiledRuleSet } from "../core/ruleset";
-import { RoundRobin, Peer } from "../core/balancer/roundrobin";
+import { Algorithm, AlgorithmState } from "../core/balancer/algorithm";
+import { Peer } from "../core/balancer/peer";
 import { Policy } from "../core/policy";
 import { ServerParams } from "../core/server-params";
 
@@ -23,8 +24,25 @@ export interface Server {
 export interface Upstream {
   name: string;
   servers: LuaTable<string, Server>;
-  rr: RoundRobin;
   peers: Peer[];
+  /** the upstream's policy (the defaults when it has none) */
+  policy: Policy;
+  /** the policy's algorithm and this worker's state of it */
+  algo: Algorithm;
+  state: AlgorithmState;
+  /** servers not marked down: 0 means the upstream can never answer */
+  usable: number;
+  /** sticky: the nginx variable of the cookie (cookie_<name>), undefined without sticky */
+  stickyVar: string | undefined;
+  /** sticky: Set-Cookie is stickyPrefix .. peer.id .. stickySuffix */
+  stickyPrefix: string;
+  stickySuffix: string;
+  /** sticky: peers by the cookie value that names them */
+  byId: LuaTable<string, Peer>;
+  /** some server has slow_start: its ramp starts again when it recovers */
+  slowStart: boolean;
+  /** statuses that count as a passive-health failure (policy fail_statuses), or undefined */
+  failStatuses: LuaTable<number, boolean> | undefined;
 }
 
 export const domains = new LuaTable<string, Domain>();

@@ -1,5 +1,8 @@
 // The server params of an upstream member, with nginx's meanings:
 //   weight=N  max_fails=N  fail_timeout=S (seconds: 10 or 10s)  backup  down
+// and ELB's server states:
+//   drain          no new clients (sticky clients keep the server)
+//   slow_start=S   the weight ramps up over S seconds after the server joins or recovers
 // stored as the value of /$ELBNAME/upstreams/$name/$host:$port.
 
 import { Problem } from "./problems";
@@ -10,9 +13,14 @@ export interface ServerParams {
   failTimeout: number;
   backup: boolean;
   down: boolean;
+  drain: boolean;
+  /** seconds; 0: no slow start */
+  slowStart: number;
 }
 
 export const MAX_WEIGHT = 10000;
+
+const KNOWN = "weight, max_fails, fail_timeout, slow_start, backup, drain, down";
 
 function parseCount(v: string, max: number): number | undefined {
   if (v.length === 0 || v.length > 6) return undefined;
@@ -50,7 +58,7 @@ export function parseServerParams(value: unknown, path: string, problems: Proble
     problems.push({ path, error: "server params must be a string, e.g. \"weight=10 max_fails=2\"" });
     return undefined;
   }
-  const p: ServerParams = { weight: 1, maxFails: 1, failTimeout: 10, backup: false, down: false };
+  const p: ServerParams = { weight: 1, maxFails: 1, failTimeout: 10, backup: false, down: false, drain: false, slowStart: 0 };
   const seen: { [name: string]: boolean } = {};
   const before = problems.length;
   for (const tok of tokens(value)) {
@@ -76,12 +84,19 @@ export function parseServerParams(value: unknown, path: string, problems: Proble
       const n = v === undefined ? undefined : parseCount(v, 86400);
       if (n === undefined) problems.push({ path, error: "fail_timeout must be whole seconds, as 10 or 10s" });
       else p.failTimeout = n;
-    } else if (name === "backup" || name === "down") {
+    } else if (name === "slow_start") {
+      let v = arg;
+      if (v !== undefined && v.endsWith("s")) v = v.substring(0, v.length - 1);
+      const n = v === undefined ? undefined : parseCount(v, 3600);
+      if (n === undefined) problems.push({ path, error: "slow_start must be whole seconds from 0 to 3600, as 30 or 30s" });
+      else p.slowStart = n;
+    } else if (name === "backup" || name === "down" || name === "drain") {
       if (arg !== undefined) problems.push({ path, error: `${name} takes no value` });
       else if (name === "backup") p.backup = true;
+      else if (name === "drain") p.drain = true;
       else p.down = true;
     } else {
-      problems.push({ path, error: `unknown server param "${name}" (known: weight, max_fails, fail_timeout, backup, down)` });
+      problems.push({ path, error: `unknown server param "${name}" (known: ${KNOWN})` });
     }
   }
   return problems.length === before ? p : undefined;
@@ -93,7 +108,9 @@ export function formatServerParams(p: ServerParams): string {
   if (p.weight !== 1) parts.push(`weight=${p.weight}`);
   if (p.maxFails !== 1) parts.push(`max_fails=${p.maxFails}`);
   if (p.failTimeout !== 10) parts.push(`fail_timeout=${p.failTimeout}`);
+  if (p.slowStart !== 0) parts.push(`slow_start=${p.slowStart}`);
   if (p.backup) parts.push("backup");
+  if (p.drain) parts.push("drain");
   if (p.down) parts.push("down");
   return parts.join(" ");
 }

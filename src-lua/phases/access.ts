@@ -39,7 +39,7 @@ export function run(): void {
       let up: Upstream | undefined;
       if (node.literal) up = literals.get(node.server);
       else up = upstreams.get(node.server);
-      if (up === undefined || up.rr.usable === 0) {
+      if (up === undefined || up.usable === 0) {
         return deny(502, '{"msg":"the backend\'s upstream does not exist or has no usable server"}');
       }
       const names = node.headerNames;

@@ -1,51 +1,108 @@
-// The balancer phase: the upstream the access phase chose picks a peer by smooth weighted
-// round robin, skipping servers marked down and those failing passive health. A retry
-// (connect error or timeout, proxy_next_upstream) records the failure and never goes back
-// to a server this request already tried while another one is usable. Plain Lua.
+// The balancer phase: the upstream the access phase chose picks a peer with its policy's
+// algorithm, among the servers a new client may use: not down, not draining, not taken out
+// by passive or active health. A sticky cookie naming a server that is still usable (even
+// draining) keeps the client there. A retry (connect error or timeout, proxy_next_upstream;
+// nginx itself never retries a non-idempotent request once it was sent) records the failure
+// and never goes back to a server this request already tried while another is usable. When
+// no server is usable, on_all_down "any" tries them anyway (nginx's way), "fail" answers 502.
+// Plain Lua.
 import * as balancer from "ngx.balancer";
-import { pick, Peer } from "../core/balancer/roundrobin";
+import { Peer } from "../core/balancer/peer";
 import { Upstream } from "../config/view";
 import { isDown, recordFailure } from "../health/passive";
+import { checkBits, enter, leave, refreshSince, OFFLINE, UNHEALTHY } from "../health/state";
 
-/** More tries than this per request are not useful and only delay the error. */
+/** More tries than this per request are not useful and only delay the error (default retries). */
 const MAX_TRIES = 8;
 
-function healthyAndUntried(this: void, peer: Peer, tried: unknown): boolean {
+/** A server a new client may be sent to. */
+function forNewClient(this: void, peer: Peer, tried: unknown): boolean {
   if (tried !== undefined && (tried as LuaTable<Peer, boolean>).get(peer)) return false;
+  if (peer.params.drain) return false;
+  if (peer.checked && checkBits(peer) !== 0) return false;
   return !isDown(peer);
 }
 
-function untried(this: void, peer: Peer, tried: unknown): boolean {
-  return tried === undefined || !(tried as LuaTable<Peer, boolean>).get(peer);
+/** on_all_down "any": every server not tried yet, except those that asked to be offline. */
+function anyLeft(this: void, peer: Peer, tried: unknown): boolean {
+  if (tried !== undefined && (tried as LuaTable<Peer, boolean>).get(peer)) return false;
+  if (peer.checked && (checkBits(peer) & OFFLINE) !== 0) return false;
+  return true;
+}
+
+/** The server a sticky cookie names, while it is usable: draining is fine. */
+function stickyUsable(peer: Peer): boolean {
+  if (peer.params.down) return false;
+  if (peer.checked && (checkBits(peer) & (UNHEALTHY | OFFLINE)) !== 0) return false;
+  return !isDown(peer);
+}
+
+function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
+  const policy = up.policy;
+  let retries = policy.retries;
+  if (retries < 0) retries = up.usable > MAX_TRIES ? MAX_TRIES - 1 : up.usable - 1;
+  if (retries > 0) balancer.set_more_tries(retries);
+  const t = policy.timeouts;
+  if (t !== undefined) {
+    balancer.set_timeouts(t.connect > 0 ? t.connect : undefined, t.send > 0 ? t.send : undefined, t.read > 0 ? t.read : undefined);
+  }
+  if (up.slowStart) {
+    const peers = up.peers;
+    for (let i = 0; i < peers.length; i++) if (peers[i].params.slowStart > 0) refreshSince(peers[i]);
+  }
+  if (up.algo.hashed) {
+    let key = ngx.var[policy.hashVar];
+    if (key === undefined || key === "") key = ngx.var.remote_addr;
+    ctx.elb_key = key;
+  }
+  const cookieVar = up.stickyVar;
+  if (cookieVar !== undefined) {
+    const id = ngx.var[cookieVar];
+    if (id !== undefined) {
+      ctx.elb_sticky = id;
+      const peer = up.byId.get(id);
+      if (peer !== undefined && stickyUsable(peer)) return peer;
+    }
+  }
+  return undefined;
 }
 
 export function run(): void {
   const ctx = ngx.ctx;
   const up: Upstream = ctx.elb_up;
+  const now = ngx.now();
   let tried: LuaTable<Peer, boolean> | undefined = ctx.elb_tried;
   const last: Peer | undefined = ctx.elb_peer;
+  let peer: Peer | undefined = undefined;
   if (last === undefined) {
-    const usable = up.rr.usable;
-    if (usable > 1) balancer.set_more_tries(usable > MAX_TRIES ? MAX_TRIES - 1 : usable - 1);
+    peer = firstTry(ctx, up);
   } else {
     recordFailure(last);
+    up.algo.finished(up.state, last, undefined, now);
+    leave(last.key);
+    ctx.elb_peer = undefined;
+    ngx.var.elb_peer = "";
     if (tried === undefined) {
       tried = new LuaTable();
       ctx.elb_tried = tried;
     }
     tried.set(last, true);
   }
-  let peer = pick(up.rr, healthyAndUntried, tried);
-  // every server failed recently: like nginx, try them anyway rather than fail at once
-  if (peer === undefined) peer = pick(up.rr, untried, tried);
+  const key: string | undefined = ctx.elb_key;
+  if (peer === undefined) peer = up.algo.pick(up.state, forNewClient, tried, key, now);
+  if (peer === undefined && up.policy.onAllDown === "any") peer = up.algo.pick(up.state, anyLeft, tried, key, now);
   if (peer === undefined) {
-    ngx.log(ngx.ERR, "upstream ", up.name, ": no server left to try");
+    ngx.log(ngx.ERR, "upstream ", up.name, ": no usable server left to try");
     return ngx.exit(502);
   }
-  ctx.elb_peer = peer;
   const [ok, err] = balancer.set_current_peer(peer.ip, peer.port);
   if (!ok) {
     ngx.log(ngx.ERR, "upstream ", up.name, ": cannot use ", peer.addr, ": ", err);
     return ngx.exit(502);
   }
+  ctx.elb_peer = peer;
+  up.algo.started(up.state, peer);
+  enter(peer);
+  // ngx.ctx does not survive the error_page jump: the log phase finds the peer by this
+  ngx.var.elb_peer = peer.key;
 }

@@ -8,6 +8,7 @@ import { settings } from "../config/settings";
 import { poll, syncAll } from "../config/sync";
 import * as statsd from "../metrics/statsd";
 import { resolve } from "../config/resolve";
+import * as healthChecker from "../health/checker";
 
 /** How often a worker looks for configuration changes (seconds). */
 const POLL_INTERVAL = 0.005;
@@ -22,6 +23,7 @@ export function run(): void {
   syncAll();
   ngx.timer.every(POLL_INTERVAL, tick);
   leader.start([watcher.run, registry.run]);
+  healthChecker.start(); // active health checks: one worker of the node runs them
   if (settings.statsdHost !== undefined) {
     // cosockets resolve only through nginx's resolver, which ignores /etc/hosts
     const [ip, err] = resolve(settings.statsdHost);

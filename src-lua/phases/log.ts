@@ -1,11 +1,58 @@
-// The log phase: per-request statsd aggregation (when STATSD is set). Plain Lua.
-import { Domain, domains } from "../config/view";
+// The log phase: the request leaves its server (in-flight counts, the algorithm's feedback,
+// fail_statuses for passive health), then per-request statsd aggregation (when STATSD is set).
+// Plain Lua.
+import { Peer } from "../core/balancer/peer";
+import { Domain, domains, literals, Upstream, upstreams } from "../config/view";
+import { recordFailure } from "../health/passive";
+import { leave } from "../health/state";
 import * as statsd from "../metrics/statsd";
 
+/** The last number of a list nginx keeps per try ("0.002, 0.010" -> 0.010). */
+function lastNumber(list: string | undefined): number | undefined {
+  if (list === undefined) return undefined;
+  const [last] = string.match(list, "([%d%.]+)%s*$");
+  return last === undefined ? undefined : tonumber(last);
+}
+
+function finish(up: Upstream, peer: Peer): void {
+  const now = ngx.now();
+  const latency = up.algo.timed ? lastNumber(ngx.var.upstream_header_time) : undefined;
+  up.algo.finished(up.state, peer, latency, now);
+  const statuses = up.failStatuses;
+  if (statuses !== undefined) {
+    const status = lastNumber(ngx.var.upstream_status);
+    if (status !== undefined && statuses.get(status)) recordFailure(peer);
+  }
+}
+
+/** After an error_page jump ngx.ctx is gone: the peer is found again by its key. */
+function finishByKey(key: string): void {
+  const [bar] = string.find(key, "|", 1, true);
+  if (bar === undefined) return;
+  const name = string.sub(key, 1, bar - 1);
+  const up = upstreams.get(name) ?? literals.get(name);
+  if (up === undefined) return;
+  for (const p of up.peers) {
+    if (p.key === key) up.algo.finished(up.state, p, undefined, ngx.now());
+  }
+}
+
 export function run(): void {
+  const ctx = ngx.ctx;
+  const peer: Peer | undefined = ctx.elb_peer;
+  if (peer !== undefined) {
+    leave(peer.key);
+    finish(ctx.elb_up, peer);
+  } else {
+    const key = ngx.var.elb_peer;
+    if (key !== undefined && key !== "") {
+      leave(key);
+      finishByKey(key);
+    }
+  }
   if (!statsd.enabled) return;
   // after an error_page redirect ngx.ctx is gone: find the domain again
-  let domain: Domain | undefined = ngx.ctx.elb_domain;
+  let domain: Domain | undefined = ctx.elb_domain;
   if (domain === undefined) domain = domains.get(ngx.var.host ?? "");
   if (domain === undefined) return;
   const cost = (ngx.now() - ngx.req.start_time()) * 1000;

@@ -43,7 +43,7 @@ describe("loading from etcd", () => {
     expect(s.domains).toBe(2);
     expect(s.upstreams).toBe(2);
     expect(elb.errorLog()).toMatch(/etcd key \/HAND\/rules\/broken\.test \(revision \d+\) is invalid and skipped: invalid JSON/);
-    expect((await elb.request("/__erulb__/upstream")).json.up2).toEqual([{ addr: b.addr, name: b.addr, weight: 10, max_fails: 2, fail_timeout: 10 }]);
+    expect((await elb.request("/__erulb__/upstream")).json.up2).toMatchObject([{ addr: b.addr, name: b.addr, weight: 10, max_fails: 2, fail_timeout: 10 }]);
     await elb.stop();
   });
 });

@@ -1,49 +1,27 @@
 // Smooth weighted round robin, as nginx does it: every pick adds each candidate's weight to
 // its current score, takes the highest, and subtracts the total from the winner. With weights
-// 5,1,1 the sequence is a a b a c a a. This module is on the hot path: plain Lua only.
+// 5,1,1 the sequence is a a b a c a a. A slow-starting server counts with its ramped weight.
+// This module is on the hot path: plain Lua only.
 
-import { ServerParams } from "../server-params";
+import { AlgorithmSettings } from "./algorithm";
+import { Peer, PeerFilter, PeerSet, splitPeers, weightOf } from "./peer";
 
-export interface Peer {
-  /** "host:port" as configured (the etcd key) */
-  addr: string;
-  /** the address to connect to: an IP (names are resolved when the upstream is applied) */
-  ip: string;
-  port: number;
-  /** names this peer in state shared by workers (health): "<upstream>|<addr>" */
-  key: string;
-  params: ServerParams;
-  current: number;
-}
+export { Peer, PeerFilter } from "./peer";
 
-export interface RoundRobin {
-  primaries: Peer[];
-  backups: Peer[];
-  /** primaries + backups not marked down: 0 means the upstream can never answer */
-  usable: number;
-}
-
-/** Decides per request whether a peer may be picked (not failed, not tried already). */
-export type PeerFilter = (this: void, peer: Peer, arg: unknown) => boolean;
+export type RoundRobin = PeerSet;
 
 export function newRoundRobin(peers: Peer[]): RoundRobin {
-  const rr: RoundRobin = { primaries: [], backups: [], usable: 0 };
-  for (const p of peers) {
-    p.current = 0;
-    if (p.params.backup) rr.backups.push(p);
-    else rr.primaries.push(p);
-    if (!p.params.down) rr.usable = rr.usable + 1;
-  }
-  return rr;
+  return splitPeers(peers);
 }
 
-function pickFrom(peers: Peer[], filter: PeerFilter | undefined, arg: unknown): Peer | undefined {
+/** Smooth WRR among the peers of `peers` that pass the filter; shared with least_conn's ties. */
+export function pickFrom(peers: Peer[], filter: PeerFilter | undefined, arg: unknown, now: number): Peer | undefined {
   let best: Peer | undefined = undefined;
   let total = 0;
   for (let i = 0; i < peers.length; i++) {
     const p = peers[i];
     if (!p.params.down && (filter === undefined || filter(p, arg))) {
-      const w = p.params.weight;
+      const w = p.params.slowStart > 0 ? weightOf(p, now) : p.params.weight;
       p.current = p.current + w;
       total = total + w;
       if (best === undefined || p.current > best.current) best = p;
@@ -54,8 +32,17 @@ function pickFrom(peers: Peer[], filter: PeerFilter | undefined, arg: unknown): 
 }
 
 /** The next peer: primaries first, backups only when no primary passes the filter. */
-export function pick(rr: RoundRobin, filter: PeerFilter | undefined, arg: unknown): Peer | undefined {
-  const p = pickFrom(rr.primaries, filter, arg);
+export function pick(rr: RoundRobin, filter: PeerFilter | undefined, arg: unknown, _key?: string, now?: number): Peer | undefined {
+  const t = now === undefined ? 0 : now;
+  const p = pickFrom(rr.primaries, filter, arg, t);
   if (p !== undefined) return p;
-  return pickFrom(rr.backups, filter, arg);
+  return pickFrom(rr.backups, filter, arg, t);
 }
+
+export function create(peers: Peer[], _settings: AlgorithmSettings): RoundRobin {
+  return splitPeers(peers);
+}
+
+export function started(_rr: RoundRobin, _peer: Peer): void {}
+
+export function finished(_rr: RoundRobin, _peer: Peer, _latency: number | undefined, _now: number): void {}

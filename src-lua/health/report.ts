@@ -1,0 +1,44 @@
+// A server's health as the management API shows it (GET /__erulb__/upstream), from the
+// node-wide state in elb_health (see state.ts).
+import { ServerParams } from "../core/server-params";
+import { readCounters } from "./checker";
+import { DRAIN, OFFLINE, UNHEALTHY } from "./state";
+
+const dict = ngx.shared.elb_health!;
+
+export interface ServerHealth {
+  /** up, drain, down, backup or unhealthy */
+  state: string;
+  healthy: boolean;
+  /** failures counted now: passive ones within fail_timeout, plus failed checks in a row */
+  fails: number;
+  /** requests in flight on this node */
+  active: number;
+  /** when the last active check ended (seconds since the epoch), when checks run */
+  checkedAt: number | undefined;
+}
+
+export function serverHealth(key: string, p: ServerParams, checked: boolean): ServerHealth {
+  let bits = 0;
+  let checkFails = 0;
+  let checkedAt: number | undefined = undefined;
+  if (checked) {
+    const [b] = dict.get("s|" + key);
+    bits = b ?? 0;
+    checkFails = readCounters(key).ko;
+    const [t] = dict.get("t|" + key);
+    checkedAt = t;
+  }
+  const [passiveDown] = dict.get("d|" + key);
+  const [f] = dict.get("f|" + key);
+  const [a] = dict.get("a|" + key);
+  const healthy = (p.maxFails === 0 || passiveDown === undefined) && (bits & UNHEALTHY) === 0;
+  let state = "up";
+  if (p.down || (bits & OFFLINE) !== 0) state = "down";
+  else if (!healthy) state = "unhealthy";
+  else if (p.drain || (bits & DRAIN) !== 0) state = "drain";
+  else if (p.backup) state = "backup";
+  // a server taken out by passive health counted max_fails failures (the count restarts)
+  const passiveFails = passiveDown !== undefined ? p.maxFails : f ?? 0;
+  return { state, healthy, fails: passiveFails + checkFails, active: a ?? 0, checkedAt };
+}
