@@ -1,12 +1,17 @@
 // The last known good configuration on disk ($ELB_PREFIX/state/snapshot), so a node starts
-// and serves even when etcd is down. Written by the leader after changes (at most once a
-// second), atomically: a temp file renamed over the old one. The format is made to be
+// and serves even when etcd is down. Written by the leader once changes are quiet for a
+// second (at least every 10 s while they go on), atomically: a temp file renamed over the
+// old one. The format is made to be
 // written and read fast at 100,000 domains without JSON:
 //   ELB-SNAPSHOT 1 <revision> <count>\n  then per key  <key length> <value length>\n<key><value>\n
+import { policyKey, rulesKey, serverKey } from "../core/keys";
+import { isLeader } from "./leader";
 import { settings } from "./settings";
 import * as store from "./store";
 import { Change } from "./store";
+import { appliedRevision, appliedSeq as lastEventSeen } from "./sync";
 import { checkStoredValue } from "./validate";
+import { domains, policies, upstreams } from "./view";
 
 const MAGIC = "ELB-SNAPSHOT 1";
 
@@ -14,28 +19,64 @@ export function path(): string {
   return `${settings.prefix}/state/snapshot`;
 }
 
-/** Writes the store's live values; returns an error message on failure. */
+/**
+ * Writes what this worker routes by (the leader's view: no scan of the shared dict, which
+ * would lock it for every worker). Yields every few thousand entries, so that at 100,000
+ * domains the worker's other timers (the watch, the event log) keep running meanwhile.
+ */
 export function write(): string | undefined {
-  const keys = store.allKeys();
-  table.sort(keys);
+  const rev = appliedRevision();
   const parts: string[] = [];
   let count = 0;
-  for (const key of keys) {
-    const e = store.read(key);
-    if (e !== undefined && e.value !== undefined) {
-      parts.push(`${key.length} ${e.value.length}\n${key}${e.value}\n`);
-      count += 1;
-    }
+  const add = (key: string, value: string): void => {
+    parts.push(`${key.length} ${value.length}\n${key}${value}\n`);
+    count += 1;
+    if (count % 5000 === 0) ngx.sleep(0);
+  };
+  const name = settings.elbName;
+  for (const [domain, d] of domains) add(rulesKey(name, domain), d.raw);
+  for (const [upstream, up] of upstreams) {
+    for (const [addr, s] of up.servers) add(serverKey(name, upstream, addr), s.raw);
   }
+  for (const [upstream, p] of policies) add(policyKey(name, upstream), p.raw);
   const tmp = `${path()}.tmp`;
   const [f, err] = io.open(tmp, "wb");
   if (f === undefined) return `cannot write ${tmp}: ${err}`;
-  f.write(`${MAGIC} ${store.watchedRevision()} ${count}\n`);
+  f.write(`${MAGIC} ${rev} ${count}\n`);
   f.write(table.concat(parts));
   f.close();
   const [ok, rerr] = os.rename(tmp, path());
   if (!ok) return `cannot rename ${tmp}: ${rerr}`;
   return undefined;
+}
+
+/** How long changes must be quiet before the snapshot is written, and the longest wait. */
+const QUIET = 1;
+const AT_MOST_EVERY = 10;
+
+/** A leader task: rewrites the snapshot once changes are quiet (and when it starts to lead). */
+export function run(this: void, premature: boolean): void {
+  if (premature) return;
+  ngx.update_time();
+  let seen = lastEventSeen();
+  let changedAt = ngx.now();
+  let pendingSince = ngx.now();
+  while (isLeader() && !ngx.worker.exiting()) {
+    ngx.sleep(0.5);
+    ngx.update_time();
+    const now = ngx.now();
+    const seq = lastEventSeen();
+    if (seq !== seen) {
+      seen = seq;
+      changedAt = now;
+      if (pendingSince === 0) pendingSince = now;
+    }
+    if (pendingSince !== 0 && (now - changedAt >= QUIET || now - pendingSince >= AT_MOST_EVERY)) {
+      pendingSince = 0;
+      const err = write();
+      if (err !== undefined) ngx.log(ngx.ERR, `snapshot: ${err}`);
+    }
+  }
 }
 
 export interface Snapshot {

@@ -98,7 +98,6 @@ export function commit(changes: Change[], rev: number): LuaMultiReturn<[number, 
     seq = seq + 1;
     dict.set("e|" + seq, `${rev}|${c.key}`, EVENT_TTL);
   }
-  if (seq !== lastSeq()) dict.set("dirty", true);
   dict.set("seq", seq);
   if (rev > revision()) dict.set("rev", rev);
   unlock();
@@ -148,14 +147,6 @@ export function setWatchedRevision(rev: number): void {
   if (rev > watchedRevision()) dict.set("s|watch_rev", rev);
 }
 
-/** True once after commits changed the store: the snapshot on disk is out of date. */
-export function takeDirty(): boolean {
-  const [d] = dict.get("dirty");
-  if (d === undefined) return false;
-  dict.delete("dirty");
-  return true;
-}
-
 /**
  * Forgets the revisions (keeping the values): etcd's revision went back (etcd was replaced or
  * restored from a backup), so its revisions can no longer be compared with ours.
@@ -177,25 +168,38 @@ export function clear(): void {
   dict.flush_all();
 }
 
-/** Counts a value from etcd that failed validation (shown by the status API). */
+// The invalid keys are few: their names are also listed under one key ("xlist"), so that
+// the status API never scans the dict (get_keys locks it for every worker).
+
+/** Records a value from etcd that failed validation (shown by the status API). */
 export function markInvalid(key: string, rev: number, error: string): void {
+  const [had] = dict.get("x|" + key);
   dict.set("x|" + key, `${rev}|${error}`);
+  if (had === undefined) {
+    const [list] = dict.get("xlist");
+    dict.set("xlist", list === undefined ? key : `${list}\n${key}`);
+  }
 }
 
 export function clearInvalid(key: string): void {
+  const [had] = dict.get("x|" + key);
+  if (had === undefined) return;
   dict.delete("x|" + key);
+  const [list] = dict.get("xlist");
+  const keep: string[] = [];
+  for (const [k] of string.gmatch(list ?? "", "[^\n]+")) if (k !== key) keep.push(k);
+  dict.set("xlist", keep.join("\n"));
 }
 
 /** The values from etcd that failed validation, by key: {revision, error}. */
 export function invalidKeys(): LuaTable<string, { revision: number; error: string }> {
   const out = new LuaTable<string, { revision: number; error: string }>();
-  for (const k of dict.get_keys(0)) {
-    if (string.sub(k, 1, 2) === "x|") {
-      const [raw] = dict.get(k);
-      if (raw !== undefined) {
-        const [bar] = string.find(raw, "|", 1, true);
-        out.set(string.sub(k, 3), { revision: tonumber(string.sub(raw, 1, bar! - 1))!, error: string.sub(raw, bar! + 1) });
-      }
+  const [list] = dict.get("xlist");
+  for (const [k] of string.gmatch(list ?? "", "[^\n]+")) {
+    const [raw] = dict.get("x|" + k);
+    if (raw !== undefined) {
+      const [bar] = string.find(raw, "|", 1, true);
+      out.set(k, { revision: tonumber(string.sub(raw, 1, bar! - 1))!, error: string.sub(raw, bar! + 1) });
     }
   }
   return out;

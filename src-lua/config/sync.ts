@@ -9,7 +9,7 @@ let appliedRev = 0;
 
 function applyFromStore(key: string): void {
   const e = store.read(key);
-  applyKey(key, e === undefined ? undefined : e.value);
+  applyKey(key, e === undefined ? undefined : e.value, true);
 }
 
 export function appliedSeq(): number {

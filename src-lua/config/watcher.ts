@@ -10,23 +10,10 @@ import { etcd } from "./client";
 import { isLeader } from "./leader";
 import { admit, loadAll } from "./loader";
 import { settings } from "./settings";
-import * as snapshot from "./snapshot";
 import * as store from "./store";
 import { Change } from "./store";
 
 const READ_TIMEOUT_MS = 1000;
-const SNAPSHOT_EVERY = 1;
-
-let lastSnapshot = 0;
-
-function maybeWriteSnapshot(force: boolean): void {
-  ngx.update_time();
-  if (!force && ngx.now() - lastSnapshot < SNAPSHOT_EVERY) return;
-  if (!store.takeDirty()) return;
-  lastSnapshot = ngx.now();
-  const err = snapshot.write();
-  if (err !== undefined) ngx.log(ngx.ERR, `snapshot: ${err}`);
-}
 
 /** Commits one watch message's events, a revision at a time, in etcd's order. */
 function commitEvents(events: WatchEvent[]): void {
@@ -67,10 +54,7 @@ function follow(fromRev: number): string {
   while (isLeader() && !ngx.worker.exiting()) {
     const [msg, merr] = stream.next(READ_TIMEOUT_MS);
     if (msg === undefined) {
-      if (merr === "timeout") {
-        maybeWriteSnapshot(false);
-        continue;
-      }
+      if (merr === "timeout") continue;
       why = `watch stream ended: ${merr}`;
       break;
     }
@@ -84,7 +68,6 @@ function follow(fromRev: number): string {
     }
     if (msg.events.length > 0) commitEvents(msg.events);
     else if (msg.revision > 0) store.setWatchedRevision(msg.revision); // a progress notification
-    maybeWriteSnapshot(false);
   }
   stream.close();
   return why;
@@ -115,7 +98,6 @@ export function run(this: void, premature: boolean): void {
     let err: string | undefined = undefined;
     if (store.getStatus("loaded") !== true || store.watchedRevision() === 0) {
       err = loadAll();
-      if (err === undefined) maybeWriteSnapshot(true);
     }
     if (err === undefined) err = checkNotBehind();
     if (err === undefined) {
@@ -134,5 +116,4 @@ export function run(this: void, premature: boolean): void {
     delay = delay * 2 > 5 ? 5 : delay * 2;
     if (string.find(err, "watch stream ended", 1, true)[0] !== undefined) delay = 0.1;
   }
-  maybeWriteSnapshot(true);
 }

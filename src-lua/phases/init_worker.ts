@@ -3,6 +3,7 @@
 // registry entry; statsd flushing starts when configured.
 import * as leader from "../config/leader";
 import * as registry from "../config/registry";
+import * as snapshot from "../config/snapshot";
 import * as watcher from "../config/watcher";
 import { settings } from "../config/settings";
 import { poll, syncAll } from "../config/sync";
@@ -22,7 +23,7 @@ export function run(): void {
   math.randomseed(ngx.now() * 1000 + ngx.worker.pid());
   syncAll();
   ngx.timer.every(POLL_INTERVAL, tick);
-  leader.start([watcher.run, registry.run]);
+  leader.start([watcher.run, registry.run, snapshot.run]);
   healthChecker.start(); // active health checks: one worker of the node runs them
   if (settings.statsdHost !== undefined) {
     // cosockets resolve only through nginx's resolver, which ignores /etc/hosts
