@@ -77,24 +77,27 @@ nginx_pid=""
 stopping=""
 timer_pid=""
 
+# Helpers are never `wait`ed for by pid: bash 5.2 can block forever in `wait PID` for a
+# child that was reaped while a trap ran. Poll with kill -0 instead (bash reaps on SIGCHLD).
+gone() {
+  local i
+  for i in $(seq 1 "$2"); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 stop_etcd() {
   [ -n "$etcd_pid" ] || return 0
-  if kill -0 "$etcd_pid" 2>/dev/null; then
-    kill -TERM "$etcd_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$etcd_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$etcd_pid" 2>/dev/null || true
-  fi
-  wait "$etcd_pid" 2>/dev/null || true
+  kill -TERM "$etcd_pid" 2>/dev/null || true
+  gone "$etcd_pid" 100 || { kill -KILL "$etcd_pid" 2>/dev/null || true; gone "$etcd_pid" 20 || true; }
   etcd_pid=""
 }
 
 stop_timer() {
   [ -n "$timer_pid" ] || return 0
   kill "$timer_pid" 2>/dev/null || true
-  wait "$timer_pid" 2>/dev/null || true
   timer_pid=""
 }
 
@@ -124,7 +127,37 @@ on_signal() {
 trap 'on_signal INT' INT
 trap 'on_signal TERM' TERM
 trap 'on_signal QUIT' QUIT
-trap 'stop_timer; stop_etcd' EXIT
+trap 'stop_watcher; stop_timer; stop_etcd' EXIT
+
+# Under npm (npm start, or the tests run by npm test), a SIGTERM to npm ends npm and its
+# `sh -c` without passing the signal on: stop when our parent or grandparent goes away.
+watcher_pid=""
+stop_watcher() {
+  [ -n "$watcher_pid" ] || return 0
+  kill "$watcher_pid" 2>/dev/null || true
+  watcher_pid=""
+}
+if [ -n "${npm_lifecycle_event:-}" ] && [ "$PPID" -gt 1 ]; then
+  watch=("$PPID")
+  gp="$(awk '{ print $4 }' "/proc/$PPID/stat" 2>/dev/null || true)"
+  [ -n "$gp" ] && [ "$gp" -gt 1 ] && watch+=("$gp")
+  self=$$
+  (
+    trap 'kill "$s" 2>/dev/null; exit 0' TERM
+    while :; do
+      for w in "${watch[@]}"; do
+        if ! kill -0 "$w" 2>/dev/null; then
+          echo "elb: parent process $w is gone: stopping" >&2
+          kill -TERM "$self" 2>/dev/null
+          exit 0
+        fi
+      done
+      sleep 1 & s=$!
+      wait "$s"
+    done
+  ) &
+  watcher_pid=$!
+fi
 
 # ---- etcd -----------------------------------------------------------------------------------
 normalize_etcd() {
@@ -181,7 +214,6 @@ else
   ok=""
   for _ in $(seq 1 150); do
     if ! kill -0 "$etcd_pid" 2>/dev/null; then
-      wait "$etcd_pid" 2>/dev/null || true
       etcd_pid=""
       [ "$etcd_log" = /dev/stderr ] || tail -n 20 "$etcd_log" >&2 || true
       die "embedded etcd exited during start"
@@ -272,6 +304,7 @@ while :; do
   if kill -0 "$nginx_pid" 2>/dev/null; then continue; fi
   break
 done
+stop_watcher
 stop_timer
 stop_etcd
 if [ -n "$stopping" ]; then

@@ -1,12 +1,15 @@
 // The end-to-end harness itself: every helper does what the suites rely on.
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   etcdctl,
   freePort,
   freePortPair,
+  LAUNCH_SH,
   parseStatsdLine,
   request,
   sendUdp,
@@ -15,6 +18,7 @@ import {
   startEtcd,
   startStatsd,
   stopAll,
+  waitFor,
 } from "./harness.ts";
 
 afterAll(stopAll);
@@ -121,6 +125,7 @@ describe("nginx/launch.sh through startElb", () => {
     const statsd = await startStatsd();
     const b1 = await startBackend("b1");
     const elb = await startElb({ etcd: etcd.endpoint, statsd: statsd.endpoint, elbName: "H" });
+    await elb.waitLoaded();
 
     const dead = await freePort();
     const up = await elb.request({ method: "PUT", path: "/__erulb__/upstream", body: { live: { [b1.addr]: "" }, dead: { [`127.0.0.1:${dead}`]: "" } } });
@@ -152,6 +157,7 @@ describe("nginx/launch.sh through startElb", () => {
     expect(elb.accessLog()).toMatch(/upstream=127\.0\.0\.1:\d+ upstream_status=200/);
 
     await elb.restart();
+    expect((await elb.waitLoaded()).domains).toBe(2);
     const again = await elb.request({ path: "/", headers: { Host: "live.test" } });
     expect(again.json?.backend).toBe("b1");
 
@@ -159,6 +165,30 @@ describe("nginx/launch.sh through startElb", () => {
     expect(await elb.stop("SIGINT")).toEqual({ code: 0, signal: null });
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(await refused(elb.port)).toBe(true);
+  });
+
+  it("under npm, stops everything when its parent dies without passing a signal on", async () => {
+    const port = await freePort();
+    const etcdPort = await freePortPair();
+    const prefix = mkdtempSync(join(tmpdir(), "elb-e2e-orphan-"));
+    // like `npm start`: npm -> sh -c -> bash launch.sh; here the sh is killed outright
+    const sh = spawn("sh", ["-c", `bash ${LAUNCH_SH}; true`], {
+      detached: true,
+      stdio: "ignore",
+      env: { ...process.env, npm_lifecycle_event: "start", ELB_PREFIX: prefix, ELB_LISTEN: `127.0.0.1:${port}`, ELB_ETCD_PORT: String(etcdPort), ELB_WORKERS: "1" },
+    });
+    try {
+      await waitFor(() => request({ port, path: "/__erulb__/status", timeoutMs: 1000 }).then((r) => r.status === 200), 20000, "the ELB");
+      process.kill(sh.pid!, "SIGKILL");
+      await waitFor(async () => (await refused(port)) && (await refused(etcdPort)), 15000, "nginx and etcd to stop");
+    } finally {
+      try {
+        process.kill(-sh.pid!, "SIGKILL");
+      } catch {
+        /* the group is gone */
+      }
+      rmSync(prefix, { recursive: true, force: true });
+    }
   });
 
   it("exits with nginx's status when nginx cannot start", async () => {

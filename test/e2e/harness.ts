@@ -440,6 +440,8 @@ export interface Elb {
   request(o: Omit<RequestOptions, "url" | "port"> | string): Promise<Response>;
   /** The admin token header, when ELB_ADMIN_TOKEN was given. */
   adminHeaders(): Record<string, string>;
+  /** Waits until GET /__erulb__/status says {"loaded": true} (the node read etcd); returns that body. */
+  waitLoaded(timeoutMs?: number): Promise<any>;
 }
 
 function readOr(file: string): string {
@@ -527,6 +529,17 @@ export async function startElb(opts: ElbOptions = {}): Promise<Elb> {
       return request({ ...ro, port });
     },
     adminHeaders,
+    waitLoaded(timeoutMs = 15000) {
+      return waitFor(
+        async () => {
+          const r = await request({ port, path: "/__erulb__/status", headers: adminHeaders(), timeoutMs: 2000 });
+          return r.status === 200 && r.json?.loaded === true ? r.json : undefined;
+        },
+        timeoutMs,
+        `ELB on ${HOST}:${port} to load from etcd`,
+        50,
+      );
+    },
   };
   tracked.add(handle);
   return handle;
