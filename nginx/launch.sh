@@ -16,6 +16,7 @@
 #   ELB_ACCESS_LOG   off: no access log
 #   ELB_LOG_LEVEL    error_log level, default notice
 #   ELB_ETCD_PORT    client port of the embedded etcd, default 2379 (peer port: +1)
+#   ELB_NODE_ID, ELB_ADVERTISE  passed through to the Lua code (see README)
 #   ELB_LUA_DIR      compiled Lua, default <repo>/build/lua
 #   ELB_USER         worker user when started as root (default: www-data if it can read
 #                    the Lua and the prefix, else root)
@@ -37,7 +38,8 @@ export ELBNAME="${ELBNAME:-ELB}"
 export ELB_ADMIN_ALLOW="${ELB_ADMIN_ALLOW:-127.0.0.0/8,::1/128}"
 export ELB_ADMIN_TOKEN="${ELB_ADMIN_TOKEN:-}"
 export STATSD="${STATSD:-}"
-listen="${ELB_LISTEN:-8080}"
+export ELB_LISTEN="${ELB_LISTEN:-8080}"
+listen="$ELB_LISTEN"
 workers="${ELB_WORKERS:-auto}"
 log_level="${ELB_LOG_LEVEL:-notice}"
 etcd_port="${ELB_ETCD_PORT:-2379}"
