@@ -1,0 +1,51 @@
+// What every command gets: its options, the output, and the etcd store (opened on first use).
+import { parseEndpoints, Store } from "./etcd";
+import { Out } from "./output";
+
+export interface Ctx {
+  out: Out;
+  opts: Record<string, string | boolean>;
+  elbName: string;
+  endpoints: string[];
+  timeoutMs: number;
+  store(): Store;
+  /** Set by commands that run until a signal (register, watch). */
+  cleanup?: () => Promise<void>;
+}
+
+export interface Command {
+  /** "domain ls" */
+  name: string;
+  args: string;
+  summary: string;
+  details?: string;
+  valued?: string[];
+  flags?: string[];
+  run(ctx: Ctx, pos: string[]): Promise<number | void>;
+}
+
+export const GLOBAL_VALUED = ["etcd", "name", "timeout"];
+export const GLOBAL_FLAGS = ["json", "help", "color"];
+
+export function makeCtx(out: Out, opts: Record<string, string | boolean>): Ctx {
+  const endpoints = parseEndpoints(String(opts.etcd ?? process.env.ETCD ?? "127.0.0.1:2379"));
+  const elbName = String(opts.name ?? process.env.ELBNAME ?? "ELB");
+  const timeoutMs = Math.round(Number(opts.timeout ?? 5) * 1000);
+  let store: Store | undefined;
+  return {
+    out,
+    opts,
+    elbName,
+    endpoints,
+    timeoutMs,
+    store() {
+      if (!store) store = new Store(endpoints, elbName, timeoutMs);
+      return store;
+    },
+  };
+}
+
+export function str(ctx: Ctx, name: string): string | undefined {
+  const v = ctx.opts[name];
+  return typeof v === "string" ? v : undefined;
+}

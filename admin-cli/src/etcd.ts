@@ -1,0 +1,158 @@
+// The etcd side of elbctl: the connection (ETCD / --etcd, ELBNAME / --name), reads with their
+// revisions, and transactions built from plain put/delete lists with compares.
+import { Etcd3 } from "etcd3";
+
+export class CliError extends Error {
+  constructor(message: string, public code = 1) {
+    super(message);
+  }
+}
+
+export interface Kv {
+  key: string;
+  value: string;
+  modRevision: number;
+  createRevision: number;
+  lease: string;
+}
+
+export type Op = { put: string; value: string; lease?: string } | { del: string; prefix?: boolean };
+/** The key must hold this mod revision (0: the key must not exist). */
+export interface Guard {
+  key: string;
+  modRevision: number;
+}
+
+export const MAX_TXN_OPS_DEFAULT = 128;
+
+export class Store {
+  readonly client: Etcd3;
+  constructor(
+    readonly endpoints: string[],
+    readonly elbName: string,
+    readonly timeoutMs: number,
+  ) {
+    this.client = new Etcd3({
+      hosts: endpoints,
+      dialTimeout: timeoutMs,
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+    });
+  }
+
+  get root(): string {
+    return `/${this.elbName}/`;
+  }
+
+  /** Names the endpoints on connection failures, so the operator knows what was tried. */
+  wrap(e: unknown): Error {
+    if (e instanceof CliError) return e;
+    const msg = e instanceof Error ? e.message : String(e);
+    const name = e instanceof Error ? e.constructor.name : "";
+    if (/Unavailable|Deadline|Connect|ECONNREFUSED|No connection|timed out|UNAVAILABLE|DEADLINE/i.test(`${name} ${msg}`)) {
+      return new CliError(`cannot reach etcd at ${this.endpoints.join(", ")} (${msg.split("\n")[0]}); is it running? Set ETCD or --etcd to its host:port`, 3);
+    }
+    return new CliError(`etcd at ${this.endpoints.join(", ")} failed: ${msg.split("\n")[0]}`, 3);
+  }
+
+  async call<T>(f: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        f(),
+        new Promise<T>((_, rej) => {
+          timer = setTimeout(() => rej(new Error(`timed out after ${this.timeoutMs} ms`)), this.timeoutMs + 500);
+        }),
+      ]);
+    } catch (e) {
+      throw this.wrap(e);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Every key under `prefix`, sorted, with the store's revision at the time of the read. */
+  async range(prefix: string): Promise<{ kvs: Kv[]; revision: number }> {
+    const res = await this.call(() => this.client.getAll().prefix(prefix).sort("Key", "Ascend").exec());
+    const kvs = res.kvs.map((kv) => ({
+      key: kv.key.toString(),
+      value: kv.value.toString(),
+      modRevision: Number(kv.mod_revision),
+      createRevision: Number(kv.create_revision),
+      lease: String(kv.lease ?? "0"),
+    }));
+    return { kvs, revision: Number(res.header.revision) };
+  }
+
+  async get(key: string): Promise<Kv | undefined> {
+    const res = await this.call(() => this.client.get(key).exec());
+    const kv = res.kvs[0];
+    if (!kv) return undefined;
+    return { key, value: kv.value.toString(), modRevision: Number(kv.mod_revision), createRevision: Number(kv.create_revision), lease: String(kv.lease ?? "0") };
+  }
+
+  /**
+   * One transaction: the guards must hold, then every op is applied. Returns false when a
+   * guard failed (someone changed those keys meanwhile), the revision otherwise.
+   */
+  async txn(guards: Guard[], ops: Op[], maxOps = MAX_TXN_OPS_DEFAULT): Promise<number | false> {
+    if (ops.length > maxOps || guards.length > maxOps) {
+      throw new CliError(
+        `this change needs ${Math.max(ops.length, guards.length)} etcd operations; one transaction holds at most ${maxOps} (etcd's --max-txn-ops, default 128). ` +
+          `Split it into smaller changes, or raise --max-txn-ops on etcd and pass --max-ops N`,
+      );
+    }
+    const enc = (s: string) => Buffer.from(s);
+    const compare = guards.map((g) => ({
+      key: enc(g.key),
+      target: 2, // MOD
+      result: 0, // EQUAL
+      mod_revision: String(g.modRevision),
+    }));
+    const success = ops.map((op) =>
+      "put" in op
+        ? { request_put: { key: enc(op.put), value: enc(op.value), lease: op.lease ?? "0" } }
+        : { request_delete_range: { key: enc(op.del), range_end: op.prefix ? prefixEnd(op.del) : undefined } },
+    );
+    const res = await this.call(() => this.client.kv.txn({ compare, success, failure: [] } as any));
+    return res.succeeded ? Number(res.header.revision) : false;
+  }
+
+  close(): void {
+    try {
+      this.client.close();
+    } catch {
+      /* closed */
+    }
+  }
+}
+
+export function prefixEnd(prefix: string): Buffer {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i] < 0xff) {
+      const out = Buffer.from(b.subarray(0, i + 1));
+      out[i]++;
+      return out;
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/** "host:port", "http://host:port", several separated by commas, as ELB's ETCD takes them. */
+export function parseEndpoints(s: string): string[] {
+  return s
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "")
+    .map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`));
+}
+
+/** Runs `attempt` again (up to 5 times) while a guard fails because of a concurrent writer. */
+export async function retryTxn(what: string, attempt: () => Promise<number | false>): Promise<number> {
+  for (let i = 0; i < 5; i++) {
+    const rev = await attempt();
+    if (rev !== false) return rev;
+    await new Promise((r) => setTimeout(r, 20 * (i + 1)));
+  }
+  throw new CliError(`${what}: the same keys kept changing under five attempts in a row; nothing was written. Try again`);
+}
