@@ -209,7 +209,8 @@ describe("statsd", () => {
     statsd.clear();
     for (let i = 0; i < 30; i++) await get("localhost", "/stats", "curl");
     await get("dead.test", "/nowhere");
-    await statsd.waitFor(() => statsd.counter("ELB.localhost.total") >= 30 && statsd.counter("ELB.dead_test.status.403") >= 1, 5000);
+    // a flush may span several datagrams: wait for all of it
+    await statsd.waitFor(() => statsd.counter("ELB.localhost.total") >= 30 && statsd.counter("ELB.dead_test.status.403") >= 1 && statsd.timings("ELB.localhost.cost").length >= 30, 5000);
     expect(statsd.counter("ELB.localhost.total")).toBe(30);
     expect(statsd.counter("ELB.localhost.status.200")).toBe(30);
     const costs = statsd.timings("ELB.localhost.cost");
