@@ -242,11 +242,11 @@ const PROXY_SETTINGS = `
             proxy_next_upstream_timeout 0;`;
 
 /** nginx.conf of plain nginx proxying everything to `servers` (["host:port weight=n", ...]). */
-export function plainNginxConf({ dir, port, servers, workers = 1 }) {
+export function plainNginxConf({ dir, port, servers, workers = 1, logLevel = "warn" }) {
   return `daemon off;
 worker_processes ${workers};
 pid nginx.pid;
-error_log logs/error.log warn;
+error_log logs/error.log ${logLevel};
 worker_shutdown_timeout 10s;
 events { worker_connections 10240; }
 http {${commonHttp(dir)}
@@ -269,11 +269,11 @@ ${servers.map((s) => `        server ${s};`).join("\n")}
 }
 
 /** Plain nginx: proxy_pass to a static upstream with keepalive, ELB's proxy settings. */
-export async function startPlainNginx({ servers, workers = 1, cpu } = {}) {
+export async function startPlainNginx({ servers, workers = 1, cpu, logLevel } = {}) {
   const dir = tmpDir("nginx");
   const port = await freePort();
-  const h = await startNginx("nginx", plainNginxConf({ dir, port, servers, workers }), { cpu, port, dir });
-  h.confFor = (s) => plainNginxConf({ dir, port, servers: s, workers });
+  const h = await startNginx("nginx", plainNginxConf({ dir, port, servers, workers, logLevel }), { cpu, port, dir });
+  h.confFor = (s) => plainNginxConf({ dir, port, servers: s, workers, logLevel });
   return h;
 }
 
@@ -401,4 +401,29 @@ backend up2
     workers: () => [proc.pid],
     stop: () => stop(proc),
   };
+}
+
+/**
+ * ELB from a given nginx.conf text (a variant of the one launch.sh renders), run by nginx
+ * directly in its own prefix. env: ETCD, ELBNAME, STATSD, ... (as launch.sh would export).
+ * The conf must listen on `port`; it gets `daemon off;`.
+ */
+export async function startElbConf({ name, conf, port, env, cpu, expectDomains }) {
+  const dir = tmpDir(name);
+  for (const d of ["logs", "tmp", "state"]) mkdirSync(join(dir, d), { recursive: true });
+  const user = conf.match(/^user (\S+);/m)?.[1];
+  if (user && user !== "root" && process.getuid?.() === 0) {
+    const { run } = await import("./procs.mjs");
+    await run("chown", ["-R", user, join(dir, "state"), join(dir, "tmp")]);
+  }
+  const fullEnv = { ...process.env, ELB_PREFIX: dir, ELB_LISTEN: `${HOST}:${port}`, ELB_ADMIN_ALLOW: "127.0.0.0/8,::1/128", ...env };
+  delete fullEnv.ELB_ADMIN_TOKEN;
+  if (!env.STATSD) delete fullEnv.STATSD;
+  const h = await startNginx(name, "daemon off;\n" + conf, { cpu, dir, env: fullEnv });
+  await waitHttp(port, h.proc, name, "/__erulb__/status", {}, 30000);
+  h.port = port;
+  h.elbName = env.ELBNAME;
+  h.status = async () => (await request({ port, path: "/__erulb__/status", timeoutMs: 10000 })).json;
+  await waitLoaded(h, expectDomains, 60000);
+  return h;
 }

@@ -1,0 +1,139 @@
+-- The routing cost inside LuaJIT, measured inside nginx (so ngx.re is the real PCRE with JIT):
+-- bench/sections/routing.mjs starts a throwaway nginx (one process, no master) whose
+-- init_worker timer calls run(opts) and exits. It uses the engine's compiled modules as they
+-- are: config.apply fills the worker's view, phases.access makes the decisions.
+--
+-- A decision here is phases.access.run() with ngx.var and ngx.ctx replaced by plain tables
+-- (a timer has no request): it measures the routing logic (Host lookup, the walk of the rule
+-- graph, the regexes), not the cost of reading nginx variables through the FFI, which the
+-- breakdown section measures with real requests.
+local cjson = require("cjson.safe")
+
+local M = {}
+
+local clock = os.clock
+local band = bit.band
+
+local function median(xs)
+  table.sort(xs)
+  local n = #xs
+  if n % 2 == 1 then return xs[(n + 1) / 2] end
+  return (xs[n / 2] + xs[n / 2 + 1]) / 2
+end
+
+-- Runs fn(iterations) `reps` times; returns the median of the per-operation CPU times (ns).
+local function bench(reps, iterations, fn)
+  fn(math.min(iterations, 10000)) -- warm-up: the JIT compiles the loop
+  local per = {}
+  for r = 1, reps do
+    collectgarbage("collect")
+    local t0 = clock()
+    fn(iterations)
+    per[r] = (clock() - t0) / iterations * 1e9
+  end
+  return median(per), per
+end
+
+function M.run(opts)
+  local settings = require("config.settings")
+  local err = settings.load()
+  if err then error("settings: " .. err) end
+  local elb = settings.settings.elbName
+  local apply = require("config.apply")
+  local view = require("config.view")
+  local access = require("phases.access")
+  local domains = view.domains
+
+  local function applyKey(key, value)
+    return apply.applyKey("/" .. elb .. "/" .. key, value, true)
+  end
+  assert(applyKey("upstreams/up1/127.0.0.1:9", ""), "upstream up1")
+  assert(applyKey("upstreams/up2/127.0.0.1:9", ""), "upstream up2")
+  assert(applyKey("rules/" .. opts.domain, opts.ruleset), "the rule set")
+
+  local out = { reps = opts.reps, iterations = opts.iterations }
+  local realVar = rawget(ngx, "var")
+  local fakeVar = { host = opts.domain, http_user_agent = opts.ua, uri = opts.path }
+  rawset(ngx, "var", fakeVar)
+  local ok, e = pcall(function()
+    -- 1. one decision (4-rule graph, both regexes hit), 1 domain configured
+    local run = access.run
+    rawset(ngx, "ctx", {})
+    run()
+    local up = rawget(ngx, "ctx").elb_up
+    if not up or up.name ~= "up1" then error("the decision did not reach up1: " .. tostring(up and up.name)) end
+    if opts.jitv then require("jit.v").start(opts.jitv) end
+    out.decision_ns = bench(opts.reps, opts.iterations, function(n)
+      for _ = 1, n do
+        rawset(ngx, "ctx", {})
+        run()
+      end
+    end)
+
+    if opts.jitv then require("jit.v").off() end
+    -- 2. the two regexes alone, as the access phase calls them
+    local find = ngx.re.find
+    local ua, path = opts.ua, opts.path
+    local uaPattern, pathPattern = opts.ua_pattern, opts.path_pattern
+    out.regexes_ns = bench(opts.reps, opts.iterations, function(n)
+      for _ = 1, n do
+        find(ua, uaPattern, "joi")
+        find(path, pathPattern, "jo")
+      end
+    end)
+
+    -- 3. the domain lookup with 1 domain
+    local hosts1 = {}
+    for i = 1, 1024 do hosts1[i] = opts.domain end
+    local lookups = opts.iterations * 10
+    local function lookupLoop(hosts, mask)
+      return function(n)
+        local hit = 0
+        for i = 1, n do
+          if domains[hosts[band(i, mask) + 1]] then hit = hit + 1 end
+        end
+        if hit ~= n then error("lookup missed " .. (n - hit)) end
+      end
+    end
+    out.lookup_1_ns = bench(opts.reps, lookups, lookupLoop(hosts1, 1023))
+
+    -- 4. n domains: applying them to the worker's view, then the lookup and the decision
+    -- with hosts picked at random among them
+    local n = opts.domains
+    local rs = opts.ruleset
+    local fmt = opts.domain_fmt
+    collectgarbage("collect")
+    local m0 = collectgarbage("count")
+    local t0 = clock()
+    for i = 1, n do
+      applyKey("rules/" .. string.format(fmt, i), rs)
+    end
+    out.apply_s = clock() - t0
+    collectgarbage("collect")
+    out.view_kb_per_domain = (collectgarbage("count") - m0) / n
+    out.domains = n
+    local count = 0
+    for _ in pairs(domains) do count = count + 1 end
+    out.domains_in_view = count
+    local size = 1048576 -- 2^20 random hosts: a table far larger than the CPU caches
+    local hostsN = {}
+    math.randomseed(42)
+    for i = 1, size do hostsN[i] = string.format(fmt, math.random(n)) end
+    out.lookup_n_ns = bench(opts.reps, lookups, lookupLoop(hostsN, size - 1))
+    out.decision_n_ns = bench(opts.reps, opts.iterations, function(k)
+      for i = 1, k do
+        fakeVar.host = hostsN[band(i, size - 1) + 1]
+        rawset(ngx, "ctx", {})
+        run()
+      end
+    end)
+  end)
+  rawset(ngx, "var", realVar)
+  rawset(ngx, "ctx", nil)
+  if not ok then error(e, 0) end
+  local f = assert(io.open(opts.out, "w"))
+  f:write(cjson.encode(out))
+  f:close()
+end
+
+return M

@@ -1,0 +1,205 @@
+// Where ELB's time goes: the CPU per request of a ladder of configurations, from plain nginx
+// to the full ELB, each adding one piece (ELB's nginx.conf with no per-request Lua, a Lua
+// balancer that sets a fixed peer, an empty access_by_lua, ELB's access phase, its balancer,
+// each further phase in the order of the config, statsd), interleaved; then a CPU profile of
+// the full ELB's worker with perf when perf works here.
+//
+// The rungs are variants of the nginx.conf that nginx/launch.sh renders, run by nginx directly
+// with the same environment; the engine's code is not changed.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { interleave, measure, ratiosTo } from "../lib/measure.mjs";
+import { freePort } from "../lib/net.mjs";
+import { run, sleep, start, stop } from "../lib/procs.mjs";
+import { DOMAIN } from "../lib/rules.mjs";
+import { startElb, startElbConf, startPlainNginx, tmpDir } from "../lib/servers.mjs";
+import { fmt, int, pct, ratio } from "../lib/stats.mjs";
+import { wrk } from "../lib/wrk.mjs";
+import { checkAnswer, configureElb } from "./proxy.mjs";
+
+const PHASE_LINE = /^([ \t]*)(\w+)_by_lua_block \{ require\("phases\.(\w+)"\)\.run\(\) \}[ \t]*\n/gm;
+
+/** The text of the `location / { ... }` block (start and end offsets). */
+function locationBlock(conf) {
+  const start = conf.indexOf("location / {");
+  if (start < 0) throw new Error("breakdown: no `location / {` in ELB's nginx.conf");
+  let depth = 0;
+  for (let i = conf.indexOf("{", start); i < conf.length; i++) {
+    if (conf[i] === "{") depth++;
+    else if (conf[i] === "}" && --depth === 0) return { start, end: i + 1 };
+  }
+  throw new Error("breakdown: unbalanced braces in ELB's nginx.conf");
+}
+
+/**
+ * The rungs, from ELB's rendered conf: [{id, label, conf(port), statsd}], cumulative.
+ */
+export function ladder(conf, backendAddr) {
+  const balancerLine = /^([ \t]*)balancer_by_lua_block \{ require\("phases\.balancer"\)\.run\(\) \}[ \t]*\n/m;
+  if (!balancerLine.test(conf)) throw new Error("breakdown: no ELB balancer_by_lua_block line");
+  const { start, end } = locationBlock(conf);
+  const loc = conf.slice(start, end);
+  const phases = [...loc.matchAll(PHASE_LINE)].map((m) => ({ directive: m[2], module: m[3], line: m[0], indent: m[1] }));
+  const access = phases.find((p) => p.directive === "access");
+  if (!access) throw new Error("breakdown: no access_by_lua_block in location /");
+  const others = phases.filter((p) => p !== access);
+  const listen = /listen \S+ backlog=4096;/;
+  if (!listen.test(conf)) throw new Error("breakdown: no listen line");
+
+  // builds a conf from choices: balancer: "static" | "fixed" | "elb"; access: "none" | "empty" | "elb"; extra: phases kept
+  const build = (port, { balancer, access: acc, extra }) => {
+    let l = loc.replace(PHASE_LINE, (line, indent, directive, module) => {
+      if (directive === "access") {
+        if (acc === "elb") return line;
+        if (acc === "empty") return `${indent}access_by_lua_block { }\n`;
+        return "";
+      }
+      return extra.includes(module) ? line : "";
+    });
+    let c = conf.slice(0, start) + l + conf.slice(end);
+    if (balancer === "static") {
+      c = c.replace(balancerLine, "").replace(/server 0\.0\.0\.1;/, `server ${backendAddr};`);
+    } else if (balancer === "fixed") {
+      const [host, p] = backendAddr.split(":");
+      c = c.replace(balancerLine, (_, indent) => `${indent}balancer_by_lua_block { require("ngx.balancer").set_current_peer("${host}", ${p}) }\n`);
+    }
+    return c.replace(listen, `listen 127.0.0.1:${port} backlog=4096;`);
+  };
+
+  const rungs = [
+    { id: "elb-conf", label: "ELB's nginx.conf, no per-request Lua (static upstream)", opts: { balancer: "static", access: "none", extra: [] } },
+    { id: "lua-balancer", label: "+ balancer_by_lua setting a fixed peer", opts: { balancer: "fixed", access: "none", extra: [] } },
+    { id: "empty-access", label: "+ an empty access_by_lua", opts: { balancer: "fixed", access: "empty", extra: [] } },
+    { id: "elb-access", label: "+ ELB's access phase (Host lookup, ua and path regexes, ngx.ctx, $elb_upstream)", opts: { balancer: "fixed", access: "elb", extra: [] } },
+    { id: "elb-balancer", label: "+ ELB's balancer phase (policy, health, round robin)", opts: { balancer: "elb", access: "elb", extra: [] } },
+  ];
+  const kept = [];
+  for (const p of others) {
+    kept.push(p.module);
+    rungs.push({ id: `elb-${p.module}`, label: `+ ELB's ${p.directive} phase${p.module === "log" ? " (statsd off)" : ""}`, opts: { balancer: "elb", access: "elb", extra: [...kept] } });
+  }
+  rungs.push({ id: "elb-statsd", label: "+ statsd on = the full ELB", opts: { balancer: "elb", access: "elb", extra: [...kept] }, statsd: true });
+  return rungs.map((r) => ({ ...r, conf: (port) => build(port, r.opts) }));
+}
+
+/** perf's flat profile of one process for `seconds` while wrk loads it; undefined when perf does not work. */
+async function perfProfile(proxy, { seconds, wrkOpts, dir }) {
+  const probe = await run("perf", ["record", "-e", "cpu-clock", "-o", join(dir, "probe.data"), "true"], { timeoutMs: 20000 }).catch(() => undefined);
+  if (!probe || probe.code !== 0) return { available: false, why: probe ? probe.stderr.trim().split("\n").pop() : "perf not found" };
+  const pid = proxy.workers()[0];
+  const data = join(dir, "perf.data");
+  const load = wrk({ port: proxy.port, ...wrkOpts, duration: seconds + 2 });
+  await sleep(1000);
+  const rec = start("perf", "perf", ["record", "-e", "cpu-clock", "-F", "2999", "-p", String(pid), "-o", data, "--", "sleep", String(seconds)], { stopSignal: "SIGINT" });
+  await rec.exited;
+  await stop(rec);
+  await load;
+  const report = (sort, fields) =>
+    run("perf", ["report", "-i", data, "--stdio", "--no-children", "--sort", sort, "-F", fields, "-t", "|", "--percent-limit", "0.3"], { timeoutMs: 60000 });
+  const parse = (text) =>
+    text
+      .split("\n")
+      .filter((l) => /^\s*\d+\.\d+%/.test(l))
+      .map((l) => {
+        const [pct, dso, sym] = l.split("|").map((x) => x.trim());
+        return { pct: Number(pct.replace("%", "")), dso: dso.startsWith("[JIT]") ? "[JIT] (compiled Lua)" : dso, symbol: (sym ?? "").replace(/^\[[.k]\]\s*/, "") };
+      });
+  const raw = parse((await report("dso,sym", "overhead,dso,sym")).stdout);
+  const jit = raw.filter((x) => x.dso.startsWith("[JIT]")).reduce((a, x) => a + x.pct, 0);
+  const symbols = raw.filter((x) => !x.dso.startsWith("[JIT]"));
+  if (jit > 0) symbols.push({ pct: Math.round(jit * 100) / 100, dso: "[JIT] (compiled Lua)", symbol: "all traces above 0.3% together" });
+  symbols.sort((a, b) => b.pct - a.pct);
+  const dsos = parse((await report("dso", "overhead,dso")).stdout);
+  const merged = new Map();
+  for (const d of dsos) merged.set(d.dso, (merged.get(d.dso) ?? 0) + d.pct);
+  const byDso = [...merged].map(([dso, pct]) => ({ dso, pct: Math.round(pct * 100) / 100 })).sort((a, b) => b.pct - a.pct);
+  return { available: true, seconds, hz: 2999, symbols: symbols.slice(0, 40), dsos: byDso };
+}
+
+export default {
+  id: "breakdown",
+  title: "Where ELB's time goes",
+  async run(ctx) {
+    const rounds = ctx.quick ? 2 : 3;
+    const duration = ctx.quick ? 2 : 3;
+    const backend = await ctx.shared.backend();
+    const server = backend.addrs[0];
+    const etcd = await ctx.shared.etcd();
+    const statsd = await ctx.shared.statsd();
+    const elbName = "BREAK";
+    // launch.sh renders the conf (and the domain and upstreams go to etcd through the API)
+    const renderer = await startElb({ etcd: etcd.endpoint, elbName, waitLoaded: true });
+    await configureElb(renderer, server);
+    const conf = readFileSync(join(renderer.dir, "nginx.conf"), "utf8");
+    await renderer.stop();
+    const rungs = ladder(conf, server);
+    const procs = [];
+    try {
+      const nginx = await startPlainNginx({ servers: [server], cpu: ctx.cpus.proxy });
+      procs.push(nginx);
+      const targets = [{ id: "nginx", label: "plain nginx (proxy_pass, static upstream)", proxy: nginx }];
+      for (const r of rungs) {
+        const port = await freePort();
+        const env = { ETCD: etcd.endpoint, ELBNAME: elbName };
+        if (r.statsd) env.STATSD = statsd.addr;
+        const h = await startElbConf({ name: r.id, conf: r.conf(port), port, env, cpu: ctx.cpus.proxy, expectDomains: 1 });
+        h.name = r.id;
+        procs.push(h);
+        targets.push({ id: r.id, label: r.label, proxy: h });
+      }
+      for (const t of targets) await checkAnswer(t.id, t.proxy);
+      const opts = { host: DOMAIN, duration, connections: ctx.connections, cpu: ctx.cpus.load };
+      for (const t of targets) await measure(t.proxy, { ...opts, duration: 1 });
+      const r = await interleave(targets.map((t) => ({ ...t, opts })), { rounds, log: ctx.log });
+      const steps = targets.map((t, i) => {
+        const med = r[t.id].median;
+        const prev = i > 0 ? r[targets[i - 1].id].median : undefined;
+        return {
+          id: t.id,
+          label: t.label,
+          rps: med.rps,
+          cpu_us_per_req: med.cpu_us_per_req,
+          user_us_per_req: med.user_us_per_req,
+          sys_us_per_req: med.sys_us_per_req,
+          p99_ms: med.p99_ms,
+          delta_us: prev ? Math.round((med.cpu_us_per_req - prev.cpu_us_per_req) * 100) / 100 : undefined,
+          ratio_to_nginx: ratiosTo(r, t.id, "nginx"),
+        };
+      });
+      const full = procs[procs.length - 1];
+      const profile = await perfProfile(full, { seconds: ctx.quick ? 2 : 4, wrkOpts: opts, dir: tmpDir("perf") });
+      return { rounds, duration_s: duration, steps, runs: r, profile };
+    } finally {
+      for (const p of procs.reverse()) await p.stop();
+    }
+  },
+
+  markdown(res) {
+    const L = [];
+    const base = res.steps[0].cpu_us_per_req;
+    const full = res.steps[res.steps.length - 1];
+    L.push(`Each rung adds one piece to the one above; all run interleaved (${res.rounds} rounds of ${res.duration_s} s, keepalive, the same request as above). ` +
+      `The rungs are variants of the nginx.conf that launch.sh renders, run by nginx with the same environment; the engine's code is unchanged. ` +
+      `"Δ" is the CPU per request this rung adds to the one above it; differences under about 0.3 µs are noise.`, "");
+    L.push("| rung | req/s | CPU µs/req | user + sys | Δ µs/req | CPU vs nginx | share of ELB's extra CPU |");
+    L.push("|---|---:|---:|---:|---:|---:|---:|");
+    const extra = full.cpu_us_per_req - base;
+    for (const s of res.steps) {
+      const share = s.delta_us !== undefined && extra > 0 ? pct(s.delta_us / extra, 0) : "";
+      L.push(`| ${s.label} | ${int(s.rps)} | ${fmt(s.cpu_us_per_req, 2)} | ${fmt(s.user_us_per_req, 1)} + ${fmt(s.sys_us_per_req, 1)} | ${s.delta_us === undefined ? "" : (s.delta_us >= 0 ? "+" : "") + fmt(s.delta_us, 2)} | ${ratio(s.ratio_to_nginx.cpu_us_per_req)} | ${share} |`);
+    }
+    L.push("", `The full ELB costs ${fmt(extra, 2)} µs of CPU per request more than plain nginx (${ratio(full.cpu_us_per_req / base)}).`);
+    const p = res.profile;
+    if (p && p.available) {
+      L.push("", `**Profile of the full ELB's worker** (perf, cpu-clock at ${p.hz} Hz, ${p.seconds} s under the same load). By object:`, "");
+      L.push("| share | object |", "|---:|---|");
+      for (const d of p.dsos.slice(0, 12)) L.push(`| ${d.pct.toFixed(1)}% | ${d.dso} |`);
+      L.push("", "Top symbols (`[JIT]` is Lua code LuaJIT compiled to machine code; `lj_*` is LuaJIT's interpreter, GC and runtime):", "");
+      L.push("| share | object | symbol |", "|---:|---|---|");
+      for (const s of p.symbols.slice(0, 30)) L.push(`| ${s.pct.toFixed(1)}% | ${s.dso} | \`${s.symbol}\` |`);
+    } else if (p) {
+      L.push("", `No perf profile: ${p.why}.`);
+    }
+    return L.join("\n");
+  },
+};
