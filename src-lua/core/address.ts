@@ -1,6 +1,8 @@
 // "host:port" as used in upstream keys and literal backends: an IPv4 address, a host name or
 // a bracketed IPv6 address, then a port 1..65535.
 
+import { parseWhole } from "./numbers";
+
 export interface HostPort {
   host: string;
   port: number;
@@ -8,22 +10,11 @@ export interface HostPort {
   isIp: boolean;
 }
 
-function parseDecimal(s: string, max: number): number | undefined {
-  if (s.length === 0 || s.length > 5) return undefined;
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return undefined;
-    n = n * 10 + (c - 48);
-  }
-  return n <= max ? n : undefined;
-}
-
 function isIPv4(h: string): boolean {
   const parts = h.split(".");
   if (parts.length !== 4) return false;
   for (const p of parts) {
-    if (p.length > 3 || parseDecimal(p, 255) === undefined) return false;
+    if (p.length > 3 || parseWhole(p, 255) === undefined) return false;
   }
   return true;
 }
@@ -59,7 +50,7 @@ export function parseHostPort(s: string): HostPort | string {
   }
   if (colon < 0) return "must be host:port";
   let host = s.substring(0, colon);
-  const port = parseDecimal(s.substring(colon + 1), 65535);
+  const port = parseWhole(s.substring(colon + 1), 65535);
   if (port === undefined || port === 0) return "port must be a number from 1 to 65535";
   if (host.startsWith("[")) {
     if (!host.endsWith("]") || !isIPv6(host.substring(1, host.length - 1))) {

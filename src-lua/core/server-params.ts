@@ -5,6 +5,7 @@
 //   slow_start=S   the weight ramps up over S seconds after the server joins or recovers
 // stored as the value of /$ELBNAME/upstreams/$name/$host:$port.
 
+import { parseWhole } from "./numbers";
 import { Problem } from "./problems";
 
 export interface ServerParams {
@@ -21,17 +22,6 @@ export interface ServerParams {
 export const MAX_WEIGHT = 10000;
 
 const KNOWN = "weight, max_fails, fail_timeout, slow_start, backup, drain, down";
-
-function parseCount(v: string, max: number): number | undefined {
-  if (v.length === 0 || v.length > 6) return undefined;
-  let n = 0;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c < 48 || c > 57) return undefined;
-    n = n * 10 + (c - 48);
-  }
-  return n <= max ? n : undefined;
-}
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
@@ -71,23 +61,23 @@ export function parseServerParams(value: unknown, path: string, problems: Proble
     }
     seen[name] = true;
     if (name === "weight") {
-      const n = arg === undefined ? undefined : parseCount(arg, MAX_WEIGHT);
+      const n = arg === undefined ? undefined : parseWhole(arg, MAX_WEIGHT);
       if (n === undefined || n < 1) problems.push({ path, error: `weight must be a whole number from 1 to ${MAX_WEIGHT}` });
       else p.weight = n;
     } else if (name === "max_fails") {
-      const n = arg === undefined ? undefined : parseCount(arg, 100000);
+      const n = arg === undefined ? undefined : parseWhole(arg, 100000);
       if (n === undefined) problems.push({ path, error: "max_fails must be a whole number (0 turns failure accounting off)" });
       else p.maxFails = n;
     } else if (name === "fail_timeout") {
       let v = arg;
       if (v !== undefined && v.endsWith("s")) v = v.substring(0, v.length - 1);
-      const n = v === undefined ? undefined : parseCount(v, 86400);
+      const n = v === undefined ? undefined : parseWhole(v, 86400);
       if (n === undefined) problems.push({ path, error: "fail_timeout must be whole seconds, as 10 or 10s" });
       else p.failTimeout = n;
     } else if (name === "slow_start") {
       let v = arg;
       if (v !== undefined && v.endsWith("s")) v = v.substring(0, v.length - 1);
-      const n = v === undefined ? undefined : parseCount(v, 3600);
+      const n = v === undefined ? undefined : parseWhole(v, 3600);
       if (n === undefined) problems.push({ path, error: "slow_start must be whole seconds from 0 to 3600, as 30 or 30s" });
       else p.slowStart = n;
     } else if (name === "backup" || name === "down" || name === "drain") {
