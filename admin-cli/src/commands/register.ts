@@ -52,25 +52,34 @@ export const registerCommands: Command[] = [
         }
       };
       lease.on("lost", onLost);
-      await hold();
 
-      return new Promise<number>((resolve) => {
-        const stop = async (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          try {
-            await store.call(() => store.client.delete().key(key).exec());
-            await store.call(() => lease.revoke()).catch(() => undefined);
-            event(`${signal}: removed ${key}`);
-            resolve(0);
-          } catch (e) {
-            ctx.out.err(`elbctl: ${signal}: could not remove ${key} (${(e as Error).message}); it expires within ${ttl}s`);
-            resolve(1);
-          }
-        };
-        process.on("SIGTERM", () => void stop("SIGTERM"));
-        process.on("SIGINT", () => void stop("SIGINT"));
-      });
+      // Signal handlers first: a SIGTERM that arrives while registering still cleans up.
+      let resolveDone: (code: number) => void = () => undefined;
+      const done = new Promise<number>((r) => (resolveDone = r));
+      let holding: Promise<unknown> = Promise.resolve();
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        await holding.catch(() => undefined);
+        try {
+          await store.call(() => store.client.delete().key(key).exec());
+          await store.call(() => lease.revoke()).catch(() => undefined);
+          event(`${signal}: removed ${key}`);
+          resolveDone(0);
+        } catch (e) {
+          ctx.out.err(`elbctl: ${signal}: could not remove ${key} (${(e as Error).message}); it expires within ${ttl}s`);
+          resolveDone(1);
+        }
+      };
+      process.on("SIGTERM", () => void stop("SIGTERM"));
+      process.on("SIGINT", () => void stop("SIGINT"));
+      holding = hold();
+      try {
+        await holding;
+      } catch (e) {
+        if (!stopping) throw e;
+      }
+      return done;
     },
   },
 ];
