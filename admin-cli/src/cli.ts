@@ -9,6 +9,7 @@ export interface Ctx {
   endpoints: string[];
   timeoutMs: number;
   store(): Store;
+  closeStore(): void;
   /** Set by commands that run until a signal (register, watch). */
   cleanup?: () => Promise<void>;
 }
@@ -41,6 +42,9 @@ export function makeCtx(out: Out, opts: Record<string, string | boolean>): Ctx {
     store() {
       if (!store) store = new Store(endpoints, elbName, timeoutMs);
       return store;
+    },
+    closeStore() {
+      store?.close();
     },
   };
 }

@@ -1,6 +1,12 @@
 // The etcd side of elbctl: the connection (ETCD / --etcd, ELBNAME / --name), reads with their
 // revisions, and transactions built from plain put/delete lists with compares.
-import { Etcd3 } from "etcd3";
+import type { Etcd3 } from "etcd3";
+
+// etcd3 (gRPC, protobuf) takes half a second to load: only commands that talk to etcd pay it.
+let Etcd3Class: typeof Etcd3 | undefined;
+export async function loadEtcd3(): Promise<void> {
+  Etcd3Class ??= (await import("etcd3")).Etcd3;
+}
 
 export class CliError extends Error {
   constructor(message: string, public code = 1) {
@@ -32,7 +38,8 @@ export class Store {
     readonly elbName: string,
     readonly timeoutMs: number,
   ) {
-    this.client = new Etcd3({
+    if (!Etcd3Class) throw new Error("loadEtcd3() first");
+    this.client = new Etcd3Class({
       hosts: endpoints,
       dialTimeout: timeoutMs,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),

@@ -8,7 +8,7 @@ import { fleetCommands } from "./commands/fleet";
 import { graphCommands } from "./commands/graph";
 import { registerCommands } from "./commands/register";
 import { upstreamCommands } from "./commands/upstream";
-import { CliError } from "./etcd";
+import { CliError, loadEtcd3 } from "./etcd";
 import { makeOut } from "./output";
 
 const COMMANDS: Command[] = [...domainCommands, ...upstreamCommands, ...registerCommands, ...configCommands, ...fleetCommands, ...graphCommands];
@@ -68,12 +68,13 @@ export async function main(argv: string[]): Promise<number> {
     for (const k of Object.keys(options)) if (!allowed.has(k)) throw new UsageError(`elbctl ${cmd.name} has no option --${k} (elbctl ${cmd.name} --help)`);
     const out = makeOut(jsonOut, typeof options.color === "boolean" ? options.color : undefined);
     const ctx = makeCtx(out, options);
+    await loadEtcd3();
     const pos = positionals.slice(cmd.name.split(" ").length);
     try {
       const code = await cmd.run(ctx, pos);
       return typeof code === "number" ? code : 0;
     } finally {
-      ctx.store().close();
+      ctx.closeStore();
     }
   } catch (e) {
     const code = e instanceof UsageError ? 2 : e instanceof CliError ? e.code : 1;

@@ -381,7 +381,15 @@ extra: 1
     const r = await elbctl("A", "apply", "-f", bad);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("is invalid, nothing written: 7 problems");
-    for (const where of ["/extra: unknown section", "/domains/Bad.test: domain must be lowercase", '/domains/Bad.test/init: names no rule: "x"', "/upstreams/api/10.0.0.1:0: invalid host:port", "/upstreams/api/10.0.0.1:0: weight must be", "/upstreams/empty: an upstream needs at least one server", '/policies/api/algorithm: unknown algorithm "fastest"']) {
+    for (const where of [
+      "/extra: unknown section",
+      "/domains/Bad.test (key /A/rules/Bad.test): domain must be lowercase",
+      '/domains/Bad.test/init (key /A/rules/Bad.test): names no rule: "x"',
+      "/upstreams/api/10.0.0.1:0 (key /A/upstreams/api/10.0.0.1:0): invalid host:port",
+      "/upstreams/api/10.0.0.1:0 (key /A/upstreams/api/10.0.0.1:0): weight must be",
+      "/upstreams/empty (key /A/upstreams/empty/): an upstream needs at least one server",
+      '/policies/api/algorithm (key /A/policies/api): unknown algorithm "fastest"',
+    ]) {
       expect(r.stderr).toContain(where);
     }
     expect(await revision()).toBe(before);

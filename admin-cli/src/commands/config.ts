@@ -8,7 +8,18 @@ import { Command, Ctx, str } from "../cli";
 import { CliError, MAX_TXN_OPS_DEFAULT, retryTxn } from "../etcd";
 import { readData } from "../files";
 import { Change, exportConfig, plan, Problem, readCurrent, validateConfig } from "../model";
-import { paint, problemLines } from "../output";
+import { paint } from "../output";
+import { policyKey, rulesKey, serverKey, upstreamPrefix } from "../../../src-lua/core/keys";
+
+/** The etcd key a problem in the file is about: /domains/<d>/... is /$ELBNAME/rules/<d>, etc. */
+function keyOf(elbName: string, path: string): string | undefined {
+  const seg = path.split("/").slice(1).map((x) => x.replace(/~1/g, "/").replace(/~0/g, "~"));
+  if (seg.length < 2) return undefined;
+  if (seg[0] === "domains") return rulesKey(elbName, seg[1]);
+  if (seg[0] === "policies") return policyKey(elbName, seg[1]);
+  if (seg[0] === "upstreams") return seg.length >= 3 ? serverKey(elbName, seg[1], seg[2]) : upstreamPrefix(elbName, seg[1]);
+  return undefined;
+}
 
 function describeChange(ctx: Ctx, c: Change): string {
   const what = c.kind === "server" ? `server ${c.name} ${c.addr}` : `${c.kind} ${c.name}`;
@@ -33,7 +44,13 @@ export const configCommands: Command[] = [
       if (!file) throw new CliError("usage: elbctl apply -f <config.yaml|json> [--dry-run] [--prune]", 2);
       const problems: Problem[] = [];
       const want = validateConfig(readData(file), problems);
-      if (!want) throw new CliError(`${file} is invalid, nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${problemLines(file, problems)}`);
+      if (!want) {
+        const lines = problems.map((p) => {
+          const key = keyOf(ctx.elbName, p.path);
+          return `  ${file} ${p.path || "/"}${key ? ` (key ${key})` : ""}: ${p.error}`;
+        });
+        throw new CliError(`${file} is invalid, nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${lines.join("\n")}`);
+      }
       const prune = ctx.opts.prune === true;
       const dry = ctx.opts["dry-run"] === true;
       const maxOps = Number(str(ctx, "max-ops") ?? MAX_TXN_OPS_DEFAULT);

@@ -263,7 +263,7 @@ export const upstreamCommands: Command[] = [
         const cur: Kv | undefined = have.get(a);
         params = given ?? cur?.value ?? "";
         if (!cur) guards.push({ key, modRevision: 0 });
-        if (!cur || cur.value !== params) ops.push({ put: key, value: params });
+        if (!cur || cur.value !== params) ops.push({ put: key, value: params, lease: cur?.lease });
         return ctx.store().txn(guards, ops);
       });
       ctx.out.print(
