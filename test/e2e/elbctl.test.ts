@@ -244,6 +244,24 @@ describe("register", () => {
     expect(Date.now() - t0).toBeLessThan(3500);
   });
 
+  it("a lost lease (revoked behind its back) is granted again and the key written again", async () => {
+    const key = "/R/upstreams/svc/10.0.0.3:80";
+    const p = start(["register", "svc", "10.0.0.3:80", "--ttl", "5"], { ELBNAME: "R" });
+    await waitFor(() => p.out().includes("registered"), 10000, "register to print");
+    // the lease id is an int64: read it as text, JSON.parse would round it
+    const lease = () => etcdctl(etcd.endpoint, "get", key, "-w", "json").then((r) => /"lease":(\d+)/.exec(r.stdout)?.[1]);
+    const first = await lease();
+    await etcdctl(etcd.endpoint, "lease", "revoke", BigInt(first!).toString(16));
+    await waitFor(async () => {
+      const l = await lease();
+      return l !== undefined && l !== first;
+    }, 8000, "the key under a new lease", 100);
+    expect(p.out()).toContain("lease lost");
+    p.child.kill("SIGINT");
+    expect((await p.done).code).toBe(0);
+    expect(await keys(key)).toEqual({});
+  });
+
   it("refuses an invalid server, writing nothing", async () => {
     const r = await elbctl("R", "register", "svc", "10.0.0.1:99999");
     expect(r.code).toBe(1);
