@@ -12,6 +12,13 @@ import { Upstream } from "../config/view";
 import { isDown, recordFailure } from "../health/passive";
 import { checkBits, enter, leave, refreshSince, OFFLINE, UNHEALTHY } from "../health/state";
 
+/**
+ * What ends the balancer phase when no server can be used: nginx's "no live upstreams"
+ * (502, through error_page, without calling the balancer again). ngx.exit(502) here would
+ * become a plain 500.
+ */
+const NGX_BUSY = -3;
+
 /** More tries than this per request are not useful and only delay the error (default retries). */
 const MAX_TRIES = 8;
 
@@ -41,6 +48,8 @@ function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
   const policy = up.policy;
   let retries = policy.retries;
   if (retries < 0) retries = up.usable > MAX_TRIES ? MAX_TRIES - 1 : up.usable - 1;
+  // a request tries each server once at most
+  else if (retries > up.peers.length - 1) retries = up.peers.length - 1;
   if (retries > 0) balancer.set_more_tries(retries);
   const t = policy.timeouts;
   if (t !== undefined) {
@@ -93,12 +102,12 @@ export function run(): void {
   if (peer === undefined && up.policy.onAllDown === "any") peer = up.algo.pick(up.state, anyLeft, tried, key, now);
   if (peer === undefined) {
     ngx.log(ngx.ERR, "upstream ", up.name, ": no usable server left to try");
-    return ngx.exit(502);
+    return ngx.exit(NGX_BUSY);
   }
   const [ok, err] = balancer.set_current_peer(peer.ip, peer.port);
   if (!ok) {
     ngx.log(ngx.ERR, "upstream ", up.name, ": cannot use ", peer.addr, ": ", err);
-    return ngx.exit(502);
+    return ngx.exit(NGX_BUSY);
   }
   ctx.elb_peer = peer;
   up.algo.started(up.state, peer);

@@ -1,23 +1,22 @@
 // The JSON answer when nginx itself failed to get a response from the upstream (502, 504):
-// every try failed. The last server tried is marked failed for passive health (its failure
-// never reached the balancer phase, which sees only failures that are retried).
+// every try failed, or no server was usable. The last server tried is marked failed for
+// passive health (its failure never reached the balancer phase, which sees only failures
+// that are retried). ngx.ctx is gone here: $elb_peer holds the key of the server the
+// request was on ("" when the balancer found none, or already counted its failure).
 import { recordFailure } from "../health/passive";
-import { upstreams } from "../config/view";
+import { literals, upstreams } from "../config/view";
 import { encode } from "../config/json";
 
-function lastEntry(list: string | undefined): string | undefined {
-  if (list === undefined) return undefined;
-  const [last] = string.match(list, "([^,%s]+)%s*$");
-  return last;
-}
-
 function markLastPeer(): void {
-  const up = upstreams.get(ngx.var.elb_upstream ?? "");
-  const addr = lastEntry(ngx.var.upstream_addr);
-  const received = lastEntry(ngx.var.upstream_bytes_received);
-  if (up === undefined || addr === undefined || (received !== undefined && received !== "0")) return;
+  const key = ngx.var.elb_peer;
+  if (key === undefined || key === "") return;
+  const [received] = string.match(ngx.var.upstream_bytes_received ?? "", "([^,%s]+)%s*$");
+  if (received !== undefined && received !== "0") return;
+  const name = ngx.var.elb_upstream ?? "";
+  const up = upstreams.get(name) ?? literals.get(name);
+  if (up === undefined) return;
   for (const p of up.peers) {
-    if (`${p.ip}:${p.port}` === addr) recordFailure(p);
+    if (p.key === key) recordFailure(p);
   }
 }
 
