@@ -65,6 +65,10 @@ export const domainCommands: Command[] = [
       if (problems.length > 0) throw new CliError(`invalid rule set for ${key} (from ${file}), nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${problemLines(key, problems)}`);
       const rev = await ctx.store().txn([], [{ put: key, value: JSON.stringify(rs) }]);
       ctx.out.print(() => ctx.out.line(`set ${key} (revision ${rev})`), { key, revision: rev });
+      const cur = await readCurrent(ctx.store());
+      for (const up of backends(rs)) {
+        if (!up.includes(":") && !cur.upstreams.has(up)) ctx.out.err(`elbctl: note: upstream ${up} has no servers yet: requests routed to it get 502 until it has some`);
+      }
     },
   },
   {
