@@ -492,4 +492,17 @@ describe("graph and watch", () => {
     const rj = await wj.done;
     expect(JSON.parse(rj.stdout)).toMatchObject({ type: "put", kind: "domain", key: "/W/rules/x.test", invalid: null });
   });
+
+  it("watch rides out an etcd restart and misses nothing", async () => {
+    const w = start(["watch", "--count", "2"], { ELBNAME: "W2" });
+    await waitFor(() => w.err().includes("watching /W2/"), 10000, "watch to start");
+    await etcdctl(etcd.endpoint, "put", "/W2/upstreams/up1/10.0.0.1:80", "");
+    await waitFor(() => w.out().includes("10.0.0.1:80"), 5000, "the first change");
+    await etcd.restart();
+    await etcdctl(etcd.endpoint, "put", "/W2/upstreams/up1/10.0.0.2:80", "");
+    const r = await w.done;
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split("\n").map((l) => l.replace(/^\S+ rev \d+ /, ""))).toEqual(['put    server up1 10.0.0.1:80 ""', 'put    server up1 10.0.0.2:80 ""']);
+    expect(r.stderr).toContain("lost etcd");
+  });
 });

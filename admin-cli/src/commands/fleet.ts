@@ -118,7 +118,15 @@ export const fleetCommands: Command[] = [
         };
         watcher.on("put", (kv) => line("put", kv));
         watcher.on("delete", (kv) => line("delete", kv));
-        watcher.on("disconnected", () => ctx.out.err(`elbctl: watch: lost etcd at ${ctx.endpoints.join(",")}, reconnecting`));
+        let lost = false;
+        watcher.on("disconnected", () => {
+          if (!lost) ctx.out.err(`elbctl: watch: lost etcd at ${ctx.endpoints.join(",")}, reconnecting (no change is missed: the watch resumes at the next revision)`);
+          lost = true;
+        });
+        watcher.on("connected", () => {
+          if (lost) ctx.out.err("elbctl: watch: reconnected");
+          lost = false;
+        });
         process.on("SIGTERM", () => void done(0));
         process.on("SIGINT", () => void done(0));
       });
