@@ -63,8 +63,10 @@ async function keys(prefix: string): Promise<Record<string, string>> {
   return Object.fromEntries(kvs.map((kv) => [dec(kv.key), dec(kv.value)]));
 }
 
-async function revision(): Promise<number> {
-  return Number(JSON.parse((await etcdctl(etcd.endpoint, "get", "/", "-w", "json")).stdout).header.revision);
+/** Every key under `prefix` with its value and mod revision: equal snapshots mean nothing was written. */
+async function snapshot(prefix: string): Promise<string> {
+  const out = JSON.parse((await etcdctl(etcd.endpoint, "get", "--prefix", prefix, "-w", "json")).stdout);
+  return JSON.stringify((out.kvs ?? []).map((kv: any) => [kv.key, kv.value, kv.mod_revision]));
 }
 
 function file(name: string, text: string): string {
@@ -136,7 +138,7 @@ describe("domain", () => {
     expect(ls).toMatch(/app\.test\s+r1\s+4\s+up1,up2/);
     expect(JSON.parse(await ok("D", "domain", "ls", "--json"))).toEqual([{ domain: "app.test", init: "r1", rules: 4, upstreams: ["up1", "up2"], valid: true }]);
 
-    const before = await revision();
+    const before = await snapshot("/D/");
     const bad = file("bad.json", JSON.stringify({ init: "r1", rules: { r1: { type: "path", args: { pattern: "^/(blog", regex: true, succ: "nope" } } } }));
     const [r1, r2, r3] = await Promise.all([
       elbctl("D", "domain", "set", "app.test", "-f", bad),
@@ -150,7 +152,7 @@ describe("domain", () => {
     expect(r2.stderr).toContain("domain must be lowercase");
     expect(r3.code).toBe(1);
     expect(r3.stderr).toContain("malformed JSON");
-    expect(await revision()).toBe(before);
+    expect(await snapshot("/D/")).toBe(before);
 
     expect(await ok("D", "domain", "rm", "app.test")).toContain("removed /D/rules/app.test");
     expect(await keys("/D/")).toEqual({});
@@ -172,7 +174,7 @@ describe("upstream and server", () => {
     const got = JSON.parse(await ok("U", "upstream", "get", "up1", "--json", "--no-health"));
     expect(got.servers.map((s: any) => [s.addr, s.params])).toEqual([["10.0.0.2:80", "weight=2 max_fails=3"], ["10.0.0.3:80", ""]]);
 
-    const before = await revision();
+    const before = await snapshot("/U/");
     const [bad1, bad2, bad3] = await Promise.all([
       elbctl("U", "upstream", "set", "up1", "10.0.0.9:0", "10.0.0.8:80=weight=0 bogus"),
       elbctl("U", "upstream", "set", "bad/name", "10.0.0.1:80"),
@@ -186,7 +188,7 @@ describe("upstream and server", () => {
     expect(bad2.stderr).toContain("upstream name may hold only");
     expect(bad3.code).toBe(1);
     expect(bad3.stderr).toContain("/U/upstreams/up1/10.0.0.5:80: fail_timeout must be whole seconds");
-    expect(await revision()).toBe(before);
+    expect(await snapshot("/U/")).toBe(before);
 
     expect(await ok("U", "upstream", "rm", "up1")).toContain("removed up1 (2 servers)");
     expect(await keys("/U/")).toEqual({});
@@ -341,17 +343,20 @@ policies:
 
   it("--dry-run prints the diff and changes nothing; apply writes it in one transaction; export then apply is a no-op", async () => {
     const f = file("config.yaml", config);
-    const before = await revision();
+    const before = await snapshot("/A/");
     const dry = await ok("A", "apply", "-f", f, "--dry-run");
     expect(dry).toContain("+ domain app.test");
     expect(dry).toContain('+ server api 10.0.0.1:80: weight=2');
     expect(dry).toContain("+ policy api");
     expect(dry).toContain("dry run: 5 changes would be applied, nothing written");
-    expect(await revision()).toBe(before);
+    expect(await snapshot("/A/")).toBe(before);
 
     const applied = JSON.parse(await ok("A", "apply", "-f", f, "--json"));
     expect(applied.changes).toHaveLength(5);
-    expect(applied.revision).toBe(before + 1); // one transaction: one revision
+    // one transaction: every key written at the same revision
+    const mods = JSON.parse(await snapshot("/A/")).map((kv: any[]) => Number(kv[2]));
+    expect(mods).toHaveLength(5);
+    expect(new Set(mods)).toEqual(new Set([applied.revision]));
     const k = await keys("/A/");
     expect(k["/A/upstreams/api/10.0.0.1:80"]).toBe("weight=2");
     expect(k["/A/upstreams/web/10.0.0.3:80"]).toBe("backup");
@@ -361,10 +366,10 @@ policies:
     const exported = await ok("A", "export");
     const exportedJson = JSON.parse(await ok("A", "export", "--json"));
     expect(exportedJson.upstreams).toEqual({ api: { "10.0.0.1:80": "weight=2", "10.0.0.2:80": "" }, web: { "10.0.0.3:80": "backup" } });
-    const rev = await revision();
+    const rev = await snapshot("/A/");
     expect(await ok("A", "apply", "-f", file("exported.yaml", exported))).toContain("no changes");
     expect(await ok("A", "apply", "-f", file("exported.json", JSON.stringify(exportedJson)), "--prune")).toContain("no changes");
-    expect(await revision()).toBe(rev);
+    expect(await snapshot("/A/")).toBe(rev);
   });
 
   it("an upstream in the file gets exactly its servers; --prune removes what the file does not name", async () => {
@@ -395,7 +400,7 @@ policies:
 extra: 1
 `,
     );
-    const before = await revision();
+    const before = await snapshot("/A/");
     const r = await elbctl("A", "apply", "-f", bad);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("is invalid, nothing written: 7 problems");
@@ -410,25 +415,24 @@ extra: 1
     ]) {
       expect(r.stderr).toContain(where);
     }
-    expect(await revision()).toBe(before);
+    expect(await snapshot("/A/")).toBe(before);
   });
 
   it("more than 128 operations: refused with a clear message, nothing written", async () => {
     const servers: Record<string, string> = {};
     for (let i = 1; i <= 130; i++) servers[`10.1.0.${i % 250}:${1000 + i}`] = "";
     const f = file("big.json", JSON.stringify({ upstreams: { big: servers } }));
-    const before = await revision();
+    const before = await snapshot("/A/");
     const r = await elbctl("A", "apply", "-f", f);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("needs 130 etcd operations; one transaction holds at most 128");
-    expect(await revision()).toBe(before);
+    expect(await snapshot("/A/")).toBe(before);
   });
 });
 
 describe("with a running ELB: status, health in upstream ls", () => {
   it("status lists the node with its address, version, revision and lag", async () => {
-    await ok("ELB", "upstream", "set", "st", a.addr);
-    const etcdRev = await revision();
+    const etcdRev = JSON.parse(await ok("ELB", "upstream", "set", "st", a.addr, "--json")).revision;
     const s = await waitFor(
       async () => {
         const j = JSON.parse(await ok("ELB", "status", "--json"));
