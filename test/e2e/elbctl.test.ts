@@ -458,6 +458,36 @@ describe("with a running ELB: status, health in upstream ls", () => {
   });
 });
 
+describe("--json", () => {
+  it("every command's output is JSON", async () => {
+    await ok("J", "upstream", "set", "up1", "10.0.0.1:80");
+    await ok("J", "domain", "set", "j.test", "-f", file("j.json", JSON.stringify(backendRules("up1"))));
+    const reads = [
+      ["domain", "get", "j.test"],
+      ["upstream", "ls", "--no-health"],
+      ["graph", "j.test"],
+      ["apply", "-f", file("j.yaml", "upstreams: {up1: {'10.0.0.1:80': ''}}"), "--dry-run"],
+    ].map((a) => [a]);
+    // chains of writes that depend on each other; the chains run side by side
+    const chains = [
+      [["server", "add", "up1", "10.0.0.2:80"], ["server", "drain", "up1", "10.0.0.2:80"], ["server", "offline", "up1", "10.0.0.2:80"], ["server", "rm", "up1", "10.0.0.2:80"]],
+      [["upstream", "set", "up2", "10.0.0.3:80"], ["switch", "up2", "10.0.0.4:80"], ["upstream", "rm", "up2"]],
+      [["domain", "set", "k.test", "-f", file("k.json", JSON.stringify(backendRules("up1")))], ["domain", "rm", "k.test"]],
+    ];
+    const results = await Promise.all(
+      [...reads, ...chains].map(async (chain) => {
+        const outs: [string, string][] = [];
+        for (const a of chain) outs.push([a.join(" "), await ok("J", ...a, "--json")]);
+        return outs;
+      }),
+    );
+    for (const [cmd, o] of results.flat()) expect(() => JSON.parse(o), cmd).not.toThrow();
+    const err = await elbctl("J", "domain", "get", "nope.test", "--json");
+    expect(err.code).toBe(1);
+    expect(JSON.parse(err.stderr)).toEqual({ error: "no domain nope.test (no key /J/rules/nope.test)" });
+  });
+});
+
 describe("graph and watch", () => {
   it("graph: a tree, dot and svg", async () => {
     await ok("G", "domain", "set", "app.test", "-f", file("g.json", JSON.stringify(blogRules)));
