@@ -38,7 +38,7 @@ describe("active checks: http", function()
     assert.equals(0, state.checkBits(p)) -- one failure: fall is 2
     checker.record(p, hc, nil, "connect: connection refused")
     assert.equals(state.UNHEALTHY, state.checkBits(p))
-    assert.same({ state = "unhealthy", healthy = false, fails = 2, active = 0, checkedAt = dict:get("t|" .. p.key) }, report.serverHealth(p.key, p.params, true))
+    assert.same({ state = "unhealthy", healthy = false, fails = 2, active = 0, checkedAt = dict:get("t|" .. p.key), changes = 1 }, report.serverHealth(p.key, p.params, true))
     checker.record(p, hc, 204, nil)
     assert.equals(state.UNHEALTHY, state.checkBits(p)) -- one success: rise is 2
     checker.record(p, hc, 301, nil)

@@ -40,6 +40,7 @@ export function get(): void {
       s.set("healthy", h.healthy);
       s.set("fails", h.fails);
       s.set("active", h.active);
+      s.set("changes", h.changes);
       if (h.checkedAt !== undefined) s.set("checked_at", h.checkedAt);
       list.push(s);
     }

@@ -16,6 +16,8 @@ export interface ServerHealth {
   active: number;
   /** when the last active check ended (seconds since the epoch), when checks run */
   checkedAt: number | undefined;
+  /** how many times the server changed state (active or passive) since the node started */
+  changes: number;
 }
 
 export function serverHealth(key: string, p: ServerParams, checked: boolean): ServerHealth {
@@ -32,6 +34,7 @@ export function serverHealth(key: string, p: ServerParams, checked: boolean): Se
   const [passiveDown] = dict.get("d|" + key);
   const [f] = dict.get("f|" + key);
   const [a] = dict.get("a|" + key);
+  const [n] = dict.get("n|" + key);
   const healthy = (p.maxFails === 0 || passiveDown === undefined) && (bits & UNHEALTHY) === 0;
   let state = "up";
   if (p.down || (bits & OFFLINE) !== 0) state = "down";
@@ -40,5 +43,5 @@ export function serverHealth(key: string, p: ServerParams, checked: boolean): Se
   else if (p.backup) state = "backup";
   // a server taken out by passive health counted max_fails failures (the count restarts)
   const passiveFails = passiveDown !== undefined ? p.maxFails : f ?? 0;
-  return { state, healthy, fails: passiveFails + checkFails, active: a ?? 0, checkedAt };
+  return { state, healthy, fails: passiveFails + checkFails, active: a ?? 0, checkedAt, changes: n ?? 0 };
 }

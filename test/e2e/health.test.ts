@@ -82,7 +82,8 @@ describe("http checks", () => {
     expect(a.hits()).toBe(hitsWhileDown);
 
     a.healthStatus = 200;
-    await waitState("hc", a.addr, "up");
+    const up = await waitState("hc", a.addr, "up");
+    expect(up.changes).toBe(2);
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) seen.add((await get(domain)).json.backend);
     expect([...seen].sort()).toEqual(["A", "B"]);

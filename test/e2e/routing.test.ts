@@ -54,7 +54,7 @@ describe("the seed README scenario", () => {
     const got = (await admin("GET", "upstream")).json;
     const sortByAddr = (l: any[]) => [...l].sort((x, y) => x.addr.localeCompare(y.addr));
     // the Eru fields, then this node's view of each server's health
-    const health = { state: "up", healthy: true, fails: 0, active: 0 };
+    const health = { state: "up", healthy: true, fails: 0, active: 0, changes: 0 };
     expect(sortByAddr(got.up1)).toEqual(sortByAddr([a.addr, b.addr].map((addr) => ({ addr, name: addr, weight: 1, max_fails: 1, fail_timeout: 10, ...health }))));
     expect(got.up2).toEqual([{ addr: b.addr, name: b.addr, weight: 10, max_fails: 2, fail_timeout: 10, ...health }]);
   });
