@@ -1,8 +1,9 @@
 // Lowest expected latency with the power of two choices: two distinct peers are drawn at
 // random among those that pass the filter, and the one with the lower score wins, where
 // score = (smoothed latency) * (requests in flight + 1) / weight. The latency is a peak-
-// sensitive moving average (a slower answer counts at once, a faster one moves it by ALPHA), decayed towards 0 while a peer gets no answers, so that an idle
-// peer is tried again. A peer never measured scores 0 and is tried first. Per worker; plain
+// sensitive moving average (a slower answer counts at once, a faster one moves it by ALPHA),
+// decayed towards 0 (time constant DECAY seconds) while a peer gets no answers, so that an
+// idle peer is tried again. A peer never measured scores as the fastest. Per worker; plain
 // Lua only (hot path). The random draws come from a seeded generator (the same in JS and Lua).
 
 import { AlgorithmSettings } from "./algorithm";
