@@ -64,7 +64,7 @@ function show(ctx: Ctx, r: Awaited<ReturnType<typeof rows>>, empty: string): voi
   const state = (s: ServerRow) => {
     if (!s.health) return "";
     const st = s.health.state;
-    return paint(out, st === "up" || st === "enabled" ? "green" : st === "down" || st === "offline" || st === "failed" ? "red" : "yellow", st);
+    return paint(out, st === "up" ? "green" : st === "down" || st === "unhealthy" ? "red" : "yellow", st);
   };
   const withHealth = r.healthFrom !== undefined;
   table(
