@@ -128,6 +128,19 @@ describe("help and errors", () => {
   });
 });
 
+describe("colours", () => {
+  it("only on a terminal, or with --color", async () => {
+    await ok("C", "upstream", "set", "up1", "10.0.0.1:80");
+    const [piped, forced] = await Promise.all([
+      start(["upstream", "ls", "--no-health"], { ELBNAME: "C", NO_COLOR: "" }).done,
+      elbctl("C", "upstream", "ls", "--no-health", "--color"),
+    ]);
+    expect(piped.stdout).toContain("UPSTREAM");
+    expect(piped.stdout).not.toContain("\x1b[");
+    expect(forced.stdout).toContain("\x1b[1mUPSTREAM");
+  });
+});
+
 describe("domain", () => {
   it("set, get, ls, rm; an invalid rule set is refused naming the key and the field, nothing written", async () => {
     const rs = file("blog.json", JSON.stringify(blogRules));

@@ -25,6 +25,8 @@ export const registerCommands: Command[] = [
       checkServer(addr, params, "", problems);
       if (problems.length > 0) throw new CliError(`invalid server ${key}, nothing written:\n${problemLines(key, problems)}`);
       const store = ctx.store();
+      const before = await store.get(key);
+      if (before && before.lease === "0") ctx.out.err(`elbctl: note: ${key} was already there ("${before.value}"), not under a lease; it now is, and leaves when this command stops`);
       const event = (what: string, extra: Record<string, unknown> = {}) =>
         ctx.out.print(() => ctx.out.line(`${new Date().toISOString()} ${what}`), { event: what.split(" ")[0], key, ...extra });
 
