@@ -9,6 +9,7 @@ import * as store from "../config/store";
 import "./access";
 import "./balancer";
 import "./log";
+import "./header_filter";
 
 export function run(): void {
   const err = load();
