@@ -173,7 +173,7 @@ try {
       }),
     },
   };
-  const loadBefore = await waitQuiet(quick ? 0 : 120);
+  const loadBefore = await waitQuiet(quick ? 0 : 45);
   const previous = only ? readResults(paths.jsonPath) : undefined;
   const results = previous ?? { meta: {}, sections: {} };
   results.meta = {

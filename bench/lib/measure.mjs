@@ -39,6 +39,12 @@ export function workerMemory(proxy) {
   });
 }
 
+/** One line for the progress log. */
+export function describe(id, m) {
+  const f = (x, d) => (x === undefined || x === null || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
+  return `${id.padEnd(17)} ${String(Math.round(m.rps)).padStart(7)} req/s  p50 ${f(m.p50_ms, 2)} ms  p99 ${f(m.p99_ms, 2)} ms  ${f(m.cpu_us_per_req, 1)} µs CPU/req${m.failed ? `  FAILED ${m.failed}` : ""}${m.requests === 0 ? "  NO REQUEST ANSWERED" : ""}`;
+}
+
 const METRICS = ["rps", "p50_ms", "p99_ms", "cpu_us_per_req", "user_us_per_req", "sys_us_per_req", "cpu_util"];
 
 /**
@@ -52,7 +58,7 @@ export async function interleave(targets, { rounds, log, label = "" }) {
     for (const t of targets) {
       const m = await measure(t.proxy, t.opts);
       out[t.id].runs.push(m);
-      log?.(`  ${label}round ${r + 1}/${rounds} ${t.id.padEnd(14)} ${String(Math.round(m.rps)).padStart(7)} req/s  p50 ${m.p50_ms.toFixed(2)} ms  p99 ${m.p99_ms.toFixed(2)} ms  ${m.cpu_us_per_req.toFixed(1)} µs CPU/req${m.failed ? `  FAILED ${m.failed}` : ""}`);
+      log?.(`  ${label}round ${r + 1}/${rounds} ${describe(t.id, m)}`);
     }
   }
   for (const t of targets) {

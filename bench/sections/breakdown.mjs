@@ -19,6 +19,15 @@ import { checkAnswer, configureElb } from "./proxy.mjs";
 
 const PHASE_LINE = /^([ \t]*)(\w+)_by_lua_block \{ require\("phases\.(\w+)"\)\.run\(\) \}[ \t]*\n/gm;
 
+/** wrk pacing for the ladder: 100 connections, 4 ms between a response and the next request. */
+const PACE = { connections: 100, delayMs: 4 };
+
+export const PROBES = [
+  { id: "probe-var-read", label: "3 ngx.var reads (host, http_user_agent, uri)", code: "local v = ngx.var local a, b, c = v.host, v.http_user_agent, v.uri" },
+  { id: "probe-shdict-incr", label: "2 shared dict incr (as enter + leave of in-flight counts)", code: 'local d = ngx.shared.elb_health d:incr("bench|a", 1, 0) d:incr("bench|a", -1, 0)' },
+  { id: "probe-regex", label: "2 ngx.var reads + 2 ngx.re.find (the ua and path regexes)", code: 'local f = ngx.re.find f(ngx.var.http_user_agent, [[bench-client/(\\S+)$]], "joi") f(ngx.var.uri, [[^/api/(\\S+)$]], "jo")' },
+];
+
 /** The text of the `location / { ... }` block (start and end offsets). */
 function locationBlock(conf) {
   const start = conf.indexOf("location / {");
@@ -52,6 +61,7 @@ export function ladder(conf, backendAddr) {
       if (directive === "access") {
         if (acc === "elb") return line;
         if (acc === "empty") return `${indent}access_by_lua_block { }\n`;
+        if (typeof acc === "object") return `${indent}access_by_lua_block { ${acc.code} }\n`;
         return "";
       }
       return extra.includes(module) ? line : "";
@@ -79,7 +89,10 @@ export function ladder(conf, backendAddr) {
     rungs.push({ id: `elb-${p.module}`, label: `+ ELB's ${p.directive} phase${p.module === "log" ? " (statsd off)" : ""}`, opts: { balancer: "elb", access: "elb", extra: [...kept] } });
   }
   rungs.push({ id: "elb-statsd", label: "+ statsd on = the full ELB", opts: { balancer: "elb", access: "elb", extra: [...kept] }, statsd: true });
-  return rungs.map((r) => ({ ...r, conf: (port) => build(port, r.opts) }));
+  // probes: the price of single ngx_lua primitives in a real request, each alone in an
+  // access_by_lua (fixed-peer balancer), compared with the empty access_by_lua rung
+  const probes = PROBES.map((p) => ({ id: p.id, label: p.label, probe: true, opts: { balancer: "fixed", access: { code: p.code }, extra: [] } }));
+  return [...rungs, ...probes].map((r) => ({ ...r, conf: (port) => build(port, r.opts) }));
 }
 
 /** perf's flat profile of one process for `seconds` while wrk loads it; undefined when perf does not work. */
@@ -109,11 +122,11 @@ async function perfProfile(proxy, { seconds, wrkOpts, dir }) {
   const symbols = raw.filter((x) => !x.dso.startsWith("[JIT]"));
   if (jit > 0) symbols.push({ pct: Math.round(jit * 100) / 100, dso: "[JIT] (compiled Lua)", symbol: "all traces above 0.3% together" });
   symbols.sort((a, b) => b.pct - a.pct);
-  const dsos = parse((await report("dso", "overhead,dso")).stdout);
+  const dsos = parse((await run("perf", ["report", "-i", data, "--stdio", "--no-children", "--sort", "dso", "-F", "overhead,dso", "-t", "|"], { timeoutMs: 60000 })).stdout);
   const merged = new Map();
   for (const d of dsos) merged.set(d.dso, (merged.get(d.dso) ?? 0) + d.pct);
   const byDso = [...merged].map(([dso, pct]) => ({ dso, pct: Math.round(pct * 100) / 100 })).sort((a, b) => b.pct - a.pct);
-  return { available: true, seconds, hz: 2999, symbols: symbols.slice(0, 40), dsos: byDso };
+  return { available: true, seconds, hz: 2999, symbols: symbols.slice(0, 80), dsos: byDso };
 }
 
 export default {
@@ -145,15 +158,17 @@ export default {
         const h = await startElbConf({ name: r.id, conf: r.conf(port), port, env, cpu: ctx.cpus.proxy, expectDomains: 1 });
         h.name = r.id;
         procs.push(h);
-        targets.push({ id: r.id, label: r.label, proxy: h });
+        targets.push({ id: r.id, label: r.label, proxy: h, probe: r.probe });
       }
       for (const t of targets) await checkAnswer(t.id, t.proxy);
-      const opts = { host: DOMAIN, duration, connections: ctx.connections, cpu: ctx.cpus.load };
+      // paced: every rung gets (nearly) the same request rate, so CPU per request is compared
+      // at the same operating point (a saturated worker batches more and costs less per request)
+      const opts = { host: DOMAIN, duration, connections: PACE.connections, cpu: ctx.cpus.load, generator: "wrk-paced.lua", env: { WRK_DELAY_MS: String(PACE.delayMs) } };
       for (const t of targets) await measure(t.proxy, { ...opts, duration: 1 });
       const r = await interleave(targets.map((t) => ({ ...t, opts })), { rounds, log: ctx.log });
-      const steps = targets.map((t, i) => {
+      const row = (t, prevId) => {
         const med = r[t.id].median;
-        const prev = i > 0 ? r[targets[i - 1].id].median : undefined;
+        const prev = prevId ? r[prevId].median : undefined;
         return {
           id: t.id,
           label: t.label,
@@ -165,10 +180,15 @@ export default {
           delta_us: prev ? Math.round((med.cpu_us_per_req - prev.cpu_us_per_req) * 100) / 100 : undefined,
           ratio_to_nginx: ratiosTo(r, t.id, "nginx"),
         };
-      });
-      const full = procs[procs.length - 1];
-      const profile = await perfProfile(full, { seconds: ctx.quick ? 2 : 4, wrkOpts: opts, dir: tmpDir("perf") });
-      return { rounds, duration_s: duration, steps, runs: r, profile };
+      };
+      const ladderTargets = targets.filter((t) => !t.probe);
+      const steps = ladderTargets.map((t, i) => row(t, i > 0 ? ladderTargets[i - 1].id : undefined));
+      const probes = targets.filter((t) => t.probe).map((t) => row(t, "empty-access"));
+      const full = procs[1 + rungs.findIndex((x) => x.id === "elb-statsd")];
+      const seconds = ctx.quick ? 2 : 4;
+      const profile = await perfProfile(full, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
+      if (profile.available) profile.nginx = await perfProfile(nginx, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
+      return { rounds, duration_s: duration, pace: PACE, steps, probes, runs: r, profile };
     } finally {
       for (const p of procs.reverse()) await p.stop();
     }
@@ -178,10 +198,12 @@ export default {
     const L = [];
     const base = res.steps[0].cpu_us_per_req;
     const full = res.steps[res.steps.length - 1];
-    L.push(`Each rung adds one piece to the one above; all run interleaved (${res.rounds} rounds of ${res.duration_s} s, keepalive, the same request as above). ` +
+    L.push(`Each rung adds one piece to the one above; all run interleaved (${res.rounds} rounds of ${res.duration_s} s, keepalive, the same request as above), ` +
+      `at a paced load: wrk with ${res.pace?.connections} connections, each waiting ${res.pace?.delayMs} ms after a response before its next request, so every rung serves about the same rate ` +
+      `(a saturated worker batches more events per wake-up and costs less per request; pacing keeps that equal). ` +
       `The rungs are variants of the nginx.conf that launch.sh renders, run by nginx with the same environment; the engine's code is unchanged. ` +
       `"Δ" is the CPU per request this rung adds to the one above it; differences under about 0.3 µs are noise.`, "");
-    L.push("| rung | req/s | CPU µs/req | user + sys | Δ µs/req | CPU vs nginx | share of ELB's extra CPU |");
+    L.push("| rung | req/s (paced) | CPU µs/req | user + sys | Δ µs/req | CPU vs nginx | share of ELB's extra CPU |");
     L.push("|---|---:|---:|---:|---:|---:|---:|");
     const extra = full.cpu_us_per_req - base;
     for (const s of res.steps) {
@@ -189,14 +211,39 @@ export default {
       L.push(`| ${s.label} | ${int(s.rps)} | ${fmt(s.cpu_us_per_req, 2)} | ${fmt(s.user_us_per_req, 1)} + ${fmt(s.sys_us_per_req, 1)} | ${s.delta_us === undefined ? "" : (s.delta_us >= 0 ? "+" : "") + fmt(s.delta_us, 2)} | ${ratio(s.ratio_to_nginx.cpu_us_per_req)} | ${share} |`);
     }
     L.push("", `The full ELB costs ${fmt(extra, 2)} µs of CPU per request more than plain nginx (${ratio(full.cpu_us_per_req / base)}).`);
+    if (res.probes?.length) {
+      const empty = res.steps.find((x) => x.id === "empty-access");
+      L.push("", `**Price of single ngx_lua primitives in a real request**: each probe is alone in an \`access_by_lua\` (with the fixed-peer balancer), measured in the same rounds; Δ is against the empty access_by_lua rung (${fmt(empty?.cpu_us_per_req, 2)} µs/req).`, "");
+      L.push("| probe | CPU µs/req | Δ µs/req vs empty access_by_lua |", "|---|---:|---:|");
+      for (const p of res.probes) L.push(`| ${p.label} | ${fmt(p.cpu_us_per_req, 2)} | ${(p.delta_us >= 0 ? "+" : "") + fmt(p.delta_us, 2)} |`);
+    }
     const p = res.profile;
     if (p && p.available) {
-      L.push("", `**Profile of the full ELB's worker** (perf, cpu-clock at ${p.hz} Hz, ${p.seconds} s under the same load). By object:`, "");
-      L.push("| share | object |", "|---:|---|");
-      for (const d of p.dsos.slice(0, 12)) L.push(`| ${d.pct.toFixed(1)}% | ${d.dso} |`);
-      L.push("", "Top symbols (`[JIT]` is Lua code LuaJIT compiled to machine code; `lj_*` is LuaJIT's interpreter, GC and runtime):", "");
-      L.push("| share | object | symbol |", "|---:|---|---|");
-      for (const s of p.symbols.slice(0, 30)) L.push(`| ${s.pct.toFixed(1)}% | ${s.dso} | \`${s.symbol}\` |`);
+      const fullUs = full.cpu_us_per_req;
+      const nginxUs = base;
+      const objects = new Map();
+      const short = (d) => (d === "[kernel.kallsyms]" ? "kernel" : d === "libluajit-5.1.so.2.1.0" ? "LuaJIT runtime (libluajit: interpreter, GC, strings, tables)" : d === "[JIT] (compiled Lua)" ? "compiled Lua (LuaJIT traces)" : d === "ngx_http_lua_module.so" ? "ngx_http_lua_module (phase handlers, FFI API)" : d);
+      for (const d of p.dsos) objects.set(short(d.dso), { elb: (d.pct / 100) * fullUs, nginx: 0 });
+      for (const d of p.nginx?.dsos ?? []) {
+        const k = short(d.dso);
+        const o = objects.get(k) ?? { elb: 0, nginx: 0 };
+        o.nginx = (d.pct / 100) * nginxUs;
+        objects.set(k, o);
+      }
+      const rows = [...objects].filter(([, o]) => o.elb >= 0.1 || o.nginx >= 0.1).sort((a, b) => b[1].elb - b[1].nginx - (a[1].elb - a[1].nginx));
+      L.push("", `**CPU profiles** (perf, cpu-clock at ${p.hz} Hz, ${p.seconds} s of the same load on the full ELB's worker and on plain nginx's). ` +
+        `Each object's share of the samples times the CPU per request measured above gives µs per request by object; the difference says where ELB's extra time is spent. ` +
+        `(In this VM the kernel's samples bunch up where interrupts are re-enabled, e.g. \`_raw_spin_unlock_irqrestore\`, so kernel symbols are approximate; the split by object is not affected.)`, "");
+      L.push("| object | plain nginx µs/req | ELB µs/req | Δ µs/req |", "|---|---:|---:|---:|");
+      for (const [k, o] of rows) L.push(`| ${k} | ${fmt(o.nginx, 2)} | ${fmt(o.elb, 2)} | ${(o.elb - o.nginx >= 0 ? "+" : "") + fmt(o.elb - o.nginx, 2)} |`);
+      const luaSide = p.symbols.filter((x) => /luajit|ngx_http_lua|JIT/.test(x.dso)).slice(0, 15);
+      L.push("", "ELB's top symbols in LuaJIT and the Lua module (share of the worker's samples):", "");
+      L.push("| share | µs/req | object | symbol |", "|---:|---:|---|---|");
+      for (const x of luaSide) L.push(`| ${x.pct.toFixed(1)}% | ${fmt((x.pct / 100) * fullUs, 2)} | ${short(x.dso)} | \`${x.symbol}\` |`);
+      const top = p.symbols.filter((x) => !/luajit|ngx_http_lua|JIT/.test(x.dso)).slice(0, 12);
+      L.push("", "and elsewhere (nginx, libc, kernel):", "");
+      L.push("| share | µs/req | object | symbol |", "|---:|---:|---|---|");
+      for (const x of top) L.push(`| ${x.pct.toFixed(1)}% | ${fmt((x.pct / 100) * fullUs, 2)} | ${short(x.dso)} | \`${x.symbol}\` |`);
     } else if (p) {
       L.push("", `No perf profile: ${p.why}.`);
     }

@@ -56,7 +56,7 @@ export default {
   title: "Proxy throughput, latency and CPU per request",
   async run(ctx) {
     const rounds = ctx.quick ? 2 : 5;
-    const duration = ctx.quick ? 2 : 4;
+    const duration = ctx.quick ? 2 : 3;
     const proxies = await startProxies(ctx);
     const statsd = await ctx.shared.statsd();
     const s0 = statsd.snapshot();
