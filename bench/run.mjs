@@ -8,6 +8,8 @@
 //                                        sections of docs/bench/results.json, the rest is kept
 //   node bench/run.mjs --out DIR         write BENCHMARKS.md, results.json, ratios.svg to DIR
 //   node bench/run.mjs --no-pin          do not pin processes to CPUs
+//   node bench/run.mjs --render          no measurement: rewrite BENCHMARKS.md and ratios.svg
+//                                        from results.json (after editing bench/ANALYSIS.md)
 //   ELB_BENCH_KEEP=1                     keep the temp dirs (configs, logs) after the run
 //
 // A section is one module in SECTIONS below, an object:
@@ -62,6 +64,7 @@ const quick = Boolean(arg("--quick"));
 const only = typeof arg("--only") === "string" ? arg("--only").split(",") : undefined;
 const outDir = typeof arg("--out") === "string" ? arg("--out") : join(ROOT, "docs");
 const pin = !arg("--no-pin");
+const renderOnly = Boolean(arg("--render"));
 const paths = {
   mdPath: join(outDir, "BENCHMARKS.md"),
   jsonPath: join(outDir, "bench/results.json"),
@@ -145,6 +148,25 @@ async function waitQuiet(maxWaitS) {
 const started = Date.now();
 installHandlers(log);
 
+function analysisNotes() {
+  try {
+    return readFileSync(join(ROOT, "bench/ANALYSIS.md"), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+if (renderOnly) {
+  const results = readResults(paths.jsonPath);
+  if (!results) {
+    console.error(`bench: no ${paths.jsonPath} to render`);
+    process.exit(2);
+  }
+  writeDocs({ results, sections: SECTIONS, notes: analysisNotes(), ...paths });
+  log(`rendered ${paths.mdPath} and ${paths.svgPath} from ${paths.jsonPath}`);
+  process.exit(0);
+}
+
 let exitCode = 0;
 try {
   for (const tool of ["wrk", "haproxy", "nginx", "etcd", "taskset"]) {
@@ -211,13 +233,7 @@ try {
     log(`== ${s.id} done in ${entry.duration_s} s (other processes used ${entry.machine.other_cores} cores)`);
   }
   results.meta.total_s = Math.round((Date.now() - started) / 1000);
-  let notes;
-  try {
-    notes = readFileSync(join(ROOT, "bench/ANALYSIS.md"), "utf8");
-  } catch {
-    notes = undefined;
-  }
-  writeDocs({ results, sections: SECTIONS, notes, ...paths });
+  writeDocs({ results, sections: SECTIONS, notes: analysisNotes(), ...paths });
   log(`wrote ${paths.mdPath}, ${paths.jsonPath}, ${paths.svgPath}`);
   for (const s of SECTIONS) {
     const r = results.sections[s.id];

@@ -148,3 +148,25 @@ export function round(x, digits = 3) {
 export function cpuModel() {
   return cpus()[0]?.model ?? "unknown";
 }
+
+/**
+ * CPU seconds of a process and everything under it: its own time, the time of the children it
+ * reaped (cutime, cstime: nginx workers that exited after a reload), and its live descendants.
+ */
+export function cpuTree(root) {
+  const table = processTable();
+  const kids = new Map();
+  for (const [pid, p] of table) {
+    if (!kids.has(p.ppid)) kids.set(p.ppid, []);
+    kids.get(p.ppid).push(pid);
+  }
+  let sum = 0;
+  const stack = [root];
+  while (stack.length) {
+    const pid = stack.pop();
+    const p = table.get(pid);
+    if (p) sum += p.user + p.system + p.cuser + p.csystem;
+    for (const k of kids.get(pid) ?? []) stack.push(k);
+  }
+  return sum;
+}

@@ -109,6 +109,14 @@ export async function startEtcd({ cpu } = {}) {
       const r = await request({ port, path: "/v3/kv/put", method: "POST", body: { key: b64(key), value: b64(value) } });
       if (r.status !== 200) throw new Error(`etcd put failed: ${r.status} ${r.body.slice(0, 300)}`);
     },
+    /** [[key, value], ...] of every key under prefix. */
+    async getPrefix(prefix) {
+      const end = Buffer.from(prefix);
+      end[end.length - 1] += 1;
+      const r = await request({ port, path: "/v3/kv/range", method: "POST", body: { key: b64(prefix), range_end: end.toString("base64") }, timeoutMs: 30000 });
+      if (r.status !== 200) throw new Error(`etcd range failed: ${r.status} ${r.body.slice(0, 300)}`);
+      return (r.json.kvs ?? []).map((kv) => [Buffer.from(kv.key, "base64").toString(), Buffer.from(kv.value ?? "", "base64").toString()]);
+    },
     async count(prefix) {
       const end = Buffer.from(prefix);
       end[end.length - 1] += 1;

@@ -6,7 +6,7 @@
 //
 // The rungs are variants of the nginx.conf that nginx/launch.sh renders, run by nginx directly
 // with the same environment; the engine's code is not changed.
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { interleave, measure, ratiosTo } from "../lib/measure.mjs";
 import { freePort } from "../lib/net.mjs";
@@ -129,6 +129,53 @@ async function perfProfile(proxy, { seconds, wrkOpts, dir }) {
   return { available: true, seconds, hz: 2999, symbols: symbols.slice(0, 80), dsos: byDso };
 }
 
+/** Copies the domain and upstream keys of /<from>/ to /<to>/ in etcd. */
+async function copyConfig(etcd, from, to) {
+  const kvs = await etcd.getPrefix(`/${from}/`);
+  const out = {};
+  for (const [k, v] of kvs) if (/^\/[^/]+\/(rules|upstreams|policies)\//.test(k)) out[`/${to}/${k.slice(from.length + 2)}`] = v;
+  if (Object.keys(out).length === 0) throw new Error(`no configuration under /${from}/ to copy`);
+  await etcd.putMany(out);
+}
+
+/**
+ * The full ELB with LuaJIT's jit.v on (written from init_worker): which traces compile and
+ * which abort, and why, while it serves the paced load. Aborted code runs in the interpreter.
+ */
+async function jitTraces(ctx, { conf, etcd, statsd, elbName, wrkOpts, seconds }) {
+  const dir = tmpDir("jitv");
+  chmodSync(dir, 0o777);
+  const file = join(dir, "jitv.txt");
+  const line = 'init_worker_by_lua_block { require("phases.init_worker").run() }';
+  if (!conf.includes(line)) return { available: false, why: "no init_worker_by_lua_block line to hook" };
+  const port = await freePort();
+  const c = conf.replace(line, `init_worker_by_lua_block { require("jit.v").start("${file}") require("phases.init_worker").run() }`).replace(/listen \S+ backlog=4096;/, `listen 127.0.0.1:${port} backlog=4096;`);
+  await copyConfig(etcd, elbName, `${elbName}JIT`);
+  const h = await startElbConf({ name: "elb-jitv", conf: c, port, env: { ETCD: etcd.endpoint, ELBNAME: `${elbName}JIT`, STATSD: statsd.addr }, cpu: ctx.cpus.proxy, expectDomains: 1 });
+  try {
+    await wrk({ port, ...wrkOpts, duration: seconds });
+  } finally {
+    await h.stop();
+  }
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    return { available: false, why: `no jit.v output: ${e.message}` };
+  }
+  const lines = text.split("\n");
+  const compiled = lines.filter((l) => /^\[TRACE\s+\d+ /.test(l)).length;
+  const aborts = new Map();
+  for (const l of lines) {
+    const m = l.match(/^\[TRACE ---(?: \(\d+\/\d+\))? (\S+) -- (.*)\]$/);
+    if (!m) continue;
+    const key = `${m[2]} (trace started at ${m[1]})`;
+    aborts.set(key, (aborts.get(key) ?? 0) + 1);
+  }
+  const list = [...aborts].map(([what, n]) => ({ what, n })).sort((a, b) => b.n - a.n);
+  return { available: true, compiled, aborted: list.reduce((a, x) => a + x.n, 0), aborts: list.slice(0, 15) };
+}
+
 export default {
   id: "breakdown",
   title: "Where ELB's time goes",
@@ -153,7 +200,10 @@ export default {
       const targets = [{ id: "nginx", label: "plain nginx (proxy_pass, static upstream)", proxy: nginx }];
       for (const r of rungs) {
         const port = await freePort();
-        const env = { ETCD: etcd.endpoint, ELBNAME: elbName };
+        // every rung is its own node under its own prefix: nodes sharing one would be a fleet
+        const name = `${elbName}${targets.length}`;
+        await copyConfig(etcd, elbName, name);
+        const env = { ETCD: etcd.endpoint, ELBNAME: name };
         if (r.statsd) env.STATSD = statsd.addr;
         const h = await startElbConf({ name: r.id, conf: r.conf(port), port, env, cpu: ctx.cpus.proxy, expectDomains: 1 });
         h.name = r.id;
@@ -188,7 +238,8 @@ export default {
       const seconds = ctx.quick ? 2 : 4;
       const profile = await perfProfile(full, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
       if (profile.available) profile.nginx = await perfProfile(nginx, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
-      return { rounds, duration_s: duration, pace: PACE, steps, probes, runs: r, profile };
+      const jit = await jitTraces(ctx, { conf: rungs.find((x) => x.id === "elb-statsd").conf(0), etcd, statsd, elbName, wrkOpts: opts, seconds: ctx.quick ? 2 : 3 }).catch((e) => ({ available: false, why: e.message }));
+      return { rounds, duration_s: duration, pace: PACE, steps, probes, runs: r, profile, jit };
     } finally {
       for (const p of procs.reverse()) await p.stop();
     }
@@ -246,6 +297,17 @@ export default {
       for (const x of top) L.push(`| ${x.pct.toFixed(1)}% | ${fmt((x.pct / 100) * fullUs, 2)} | ${short(x.dso)} | \`${x.symbol}\` |`);
     } else if (p) {
       L.push("", `No perf profile: ${p.why}.`);
+    }
+    const j = res.jit;
+    if (j && j.available) {
+      L.push("", `**LuaJIT traces** of the full ELB under the same load (\`jit.v\` started in init_worker): ${j.compiled} traces compiled, ${j.aborted} trace attempts aborted` +
+        (j.aborts.length ? " (aborted code runs in LuaJIT's interpreter, and FFI calls from the interpreter are slow):" : "."), "");
+      if (j.aborts.length) {
+        L.push("| aborts | reason (where the trace started) |", "|---:|---|");
+        for (const a of j.aborts) L.push(`| ${a.n} | \`${a.what.replace(/\|/g, "\\|")}\` |`);
+      }
+    } else if (j) {
+      L.push("", `No LuaJIT trace log: ${j.why}.`);
     }
     return L.join("\n");
   },

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { measure } from "../lib/measure.mjs";
 import { sleep } from "../lib/procs.mjs";
-import { childrenOf } from "../lib/procstat.mjs";
+import { childrenOf, cpuTree, round } from "../lib/procstat.mjs";
 import { DOMAIN, ruleSet } from "../lib/rules.mjs";
 import { startElb, startPlainNginx } from "../lib/servers.mjs";
 import { fmt, int, median } from "../lib/stats.mjs";
@@ -152,7 +152,24 @@ export default {
           out[s.id].change_ms_max = Math.max(...runs.map((x) => x.storm.change_ms_max ?? 0));
         }
       }
-      return { duration_s: duration, rounds, rate_hz: RATE_HZ, scenarios: out, order: scenarios.map((s) => s.id) };
+      // the CPU one change costs, with no traffic: every process of the proxy (nginx master and
+      // workers, reaped ones included); etcd's own work for ELB's writes is not counted
+      const idle = {};
+      const idleSeconds = ctx.quick ? 2 : 3;
+      for (const s of scenarios.filter((x) => x.change)) {
+        const root = s.proxy === elb ? elb.masterPid() : nginx.masterPid;
+        await sleep(500);
+        const quiet0 = cpuTree(root);
+        await sleep(idleSeconds * 1000);
+        const quiet = cpuTree(root) - quiet0;
+        const c0 = cpuTree(root);
+        const st = await storm(s.change, Date.now() + idleSeconds * 1000);
+        await sleep(500); // old nginx workers exit
+        const used = cpuTree(root) - c0 - (quiet * (idleSeconds + 0.5)) / idleSeconds;
+        idle[s.id] = { changes: st.changes_ok, cpu_ms_per_change: round((used / Math.max(1, st.changes_ok)) * 1000, 2), idle_cpu_ms_per_s: round((quiet / idleSeconds) * 1000, 2) };
+        ctx.log(`  ${s.id} without traffic: ${idle[s.id].cpu_ms_per_change} ms of proxy CPU per change (${st.changes_ok} changes)`);
+      }
+      return { duration_s: duration, rounds, rate_hz: RATE_HZ, scenarios: out, order: scenarios.map((s) => s.id), cpu_per_change: idle };
     } finally {
       for (const p of procs.reverse()) await p.stop();
     }
@@ -186,6 +203,11 @@ export default {
       const ch = s.changes_ok !== undefined ? `${s.changes_ok}${s.changes_failed ? ` (+${s.changes_failed} refused)` : ""}` : "";
       const lat = s.change_ms_p50 !== undefined && id.startsWith("elb") ? `${fmt(s.change_ms_p50, 0)} / ${fmt(s.change_ms_max, 0)}` : id === "nginx-reload" ? "(signal only)" : "";
       L.push(`| ${s.label} | ${int(s.rps)} | ${fmt(s.p99_ms, 2)} | ${fmt(s.max_ms, 1)} | ${int(s.requests)} | ${s.failed} | ${ch} | ${s.changes_per_s !== undefined ? fmt(s.changes_per_s, 1) : ""} | ${lat} |`);
+    }
+    if (res.cpu_per_change) {
+      const c = res.cpu_per_change;
+      L.push("", `CPU one change costs the proxy, measured with no traffic (${Object.values(c)[0]?.changes ?? "?"} changes at 10/s; all of the proxy's processes, exited nginx workers included, minus its idle CPU; etcd's work for ELB's writes not counted): ` +
+        Object.entries(c).map(([id, x]) => `${res.scenarios[id].label.replace(/ \(.*\)$/, "").replace(/ 10×\/s/, "")}: **${fmt(x.cpu_ms_per_change, 2)} ms**`).join("; ") + ".");
     }
     const nr = res.scenarios["nginx-reload"];
     if (nr.runs) {

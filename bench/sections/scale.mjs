@@ -67,7 +67,12 @@ export default {
       for (let r = 0; r < rounds; r++) {
         for (const t of live) {
           if (t.entry.stalled) continue;
+          const s0 = statsd.snapshot();
           const m = await measure(t.elb, t.opts);
+          const s1 = statsd.snapshot();
+          // only this ELB has traffic now; the idle ones send nothing
+          m.statsd_lines_per_s = round((s1.lines - s0.lines) / duration, 0);
+          m.statsd_datagrams_per_s = round((s1.datagrams - s0.datagrams) / duration, 0);
           t.entry.runs.push(m);
           ctx.log(`  domains round ${r + 1}/${rounds} ${describe(t.entry.id, m)}`);
           if (m.requests === 0) {
@@ -85,7 +90,7 @@ export default {
         const e = t.entry;
         const runs = e.runs;
         e.median = {};
-        for (const k of ["rps", "p50_ms", "p99_ms", "cpu_us_per_req", "cpu_util"]) e.median[k] = round(median(runs.map((x) => x[k])), 3);
+        for (const k of ["rps", "p50_ms", "p99_ms", "cpu_us_per_req", "cpu_util", "statsd_lines_per_s", "statsd_datagrams_per_s"]) e.median[k] = round(median(runs.map((x) => x[k])), 3);
         e.failed = runs.reduce((a, x) => a + x.failed, 0);
         const b = base(e.statsd);
         if (b && !e.stalled) e.ratio_to_1 = ratiosTo({ a: e, b }, "a", "b");
@@ -124,14 +129,14 @@ export default {
       `wrk picks the Host of every request at random among the domains (\`bench/lua/wrk-spread.lua\`, also for 1 domain, so the load generator does the same work at every size); ` +
       `${res.rounds} interleaved rounds of ${res.duration_s} s. Cold load: from starting \`nginx/launch.sh\` until \`/__erulb__/status\` says loaded, with every domain, on every worker. ` +
       `Ratios are to the 1-domain ELB with the same statsd setting.`, "");
-    L.push("| domains | statsd | req/s | p50 ms | p99 ms | CPU µs/req | req/s vs 1 domain | CPU/req vs 1 domain | cold load s | etcd write s | worker RSS MiB (loaded / after the runs) | worker PSS MiB | master RSS MiB |");
-    L.push("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    L.push("| domains | statsd | req/s | p50 ms | p99 ms | CPU µs/req | req/s vs 1 domain | CPU/req vs 1 domain | statsd lines/s (datagrams/s) | cold load s | etcd write s | worker RSS MiB (loaded / after the runs) | worker PSS MiB | master RSS MiB |");
+    L.push("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const e of res.configs) {
       const m = e.median;
       const rss = e.memory_loaded.map((w, i) => `${fmt(w.rss_kb / 1024)} / ${fmt(e.memory_after?.[i]?.rss_kb / 1024)}`).join(", ");
       const pss = (e.memory_after ?? []).map((w) => fmt(w.pss_kb / 1024)).join(", ");
       const vs = e.stalled ? `**stopped answering** in round ${e.stalled.round}` : `${pct(e.ratio_to_1?.rps)}`;
-      L.push(`| ${int(e.domains)} | ${e.statsd ? "on" : "off"} | ${int(m.rps)} | ${fmt(m.p50_ms, 2)} | ${fmt(m.p99_ms, 2)} | ${fmt(m.cpu_us_per_req, 2)} | ${vs} | ${e.stalled ? "" : ratio(e.ratio_to_1?.cpu_us_per_req)} | ${fmt(e.cold_load_s, 2)} | ${fmt(e.etcd_write_s, 1)} | ${rss} | ${pss} | ${fmt(e.master_rss_kb / 1024)} |`);
+      L.push(`| ${int(e.domains)} | ${e.statsd ? "on" : "off"} | ${int(m.rps)} | ${fmt(m.p50_ms, 2)} | ${fmt(m.p99_ms, 2)} | ${fmt(m.cpu_us_per_req, 2)} | ${vs} | ${e.stalled ? "" : ratio(e.ratio_to_1?.cpu_us_per_req)} | ${e.statsd ? `${int(m.statsd_lines_per_s)} (${int(m.statsd_datagrams_per_s)})` : ""} | ${fmt(e.cold_load_s, 2)} | ${fmt(e.etcd_write_s, 1)} | ${rss} | ${pss} | ${fmt(e.master_rss_kb / 1024)} |`);
     }
     const stalled = res.configs.filter((e) => e.stalled);
     for (const e of stalled) {
