@@ -30,18 +30,18 @@ export function ratiosSvg(bars, { title, targets = {} } = {}) {
     g.bars.push(b);
   }
   const W = 860;
-  const left = 250;
+  const left = 300;
   const right = 70;
   const barH = 16;
   const gap = 4;
   const groupGap = 30;
-  const top = 58;
+  const top = 78;
   const maxRatio = Math.max(1.5, ...groups.flatMap((g) => g.bars.map((b) => b.ratio))) * 1.05;
   const xOf = (r) => left + ((W - left - right) * r) / maxRatio;
   let y = top;
   const parts = [];
   const colors = { "plain nginx": "#9aa5b1", ELB: "#2b7bb9", HAProxy: "#d98b2b" };
-  const colorOf = (label) => colors[label] ?? "#5a9e6f";
+  const colorOf = (label) => colors[label] ?? (label.startsWith("ELB") ? colors.ELB : label.startsWith("plain nginx") ? colors["plain nginx"] : "#5a9e6f");
   for (const g of groups) {
     parts.push(`<text x="10" y="${y + 12}" font-weight="bold">${esc(g.name)}</text>`);
     y += 20;
@@ -73,7 +73,8 @@ export function ratiosSvg(bars, { title, targets = {} } = {}) {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 <text x="10" y="20" font-size="14" font-weight="bold">${esc(title ?? "Ratios to plain nginx")}</text>
-<text x="10" y="36" font-size="11" fill="#555">1.00 = plain nginx proxy_pass to a static upstream (the dark line). Throughput: higher is better; CPU per request and latency: lower is better.</text>
+<text x="10" y="36" font-size="11" fill="#555">1.00 (the dark line) = each group's reference: plain nginx proxy_pass to a static upstream, or ELB with 1 domain.</text>
+<text x="10" y="50" font-size="11" fill="#555">Throughput: higher is better; CPU per request: lower is better. Dashed red: the target.</text>
 ${ticks.join("\n")}
 <line x1="${one}" y1="${top - 6}" x2="${one}" y2="${H - 10}" stroke="#333" stroke-width="1.5"/>
 ${parts.join("\n")}
@@ -144,6 +145,6 @@ export function writeDocs({ results, sections, mdPath, jsonPath, svgPath, notes 
     bars.push(...s.chart(r.data));
     if (s.chartTargets) Object.assign(targets, s.chartTargets(r.data));
   }
-  writeFileSync(svgPath, ratiosSvg(bars, { title: "ELB and HAProxy as ratios to plain nginx", targets }));
+  writeFileSync(svgPath, ratiosSvg(bars, { title: "ELB and HAProxy against plain nginx", targets }));
   writeFileSync(mdPath, markdown(results, sections, { svgPath, mdPath, notes }));
 }

@@ -116,6 +116,15 @@ export default {
     return bars;
   },
 
+  chartTargets() {
+    const t = {};
+    for (const m of MODES) {
+      t[`${m.label}: throughput`] = { value: 0.92, label: "target ≥ 0.92" };
+      t[`${m.label}: CPU per request`] = { value: 1.1, label: "target ≤ 1.10" };
+    }
+    return t;
+  },
+
   markdown(res) {
     const L = [];
     L.push(`${res.rounds} rounds of ${res.duration_s} s per proxy and mode, interleaved (nginx, ELB, HAProxy, nginx, ...), ` +
