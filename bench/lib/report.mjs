@@ -96,6 +96,11 @@ export function markdown(results, sections, { svgPath, mdPath, notes }) {
   L.push("_This file is written by `npm run bench` (bench/run.mjs); edit the generator, not this file. Raw numbers: " +
     `[${relative(dirname(mdPath), join(dirname(svgPath), "results.json"))}](${relative(dirname(mdPath), join(dirname(svgPath), "results.json"))})._`, "");
   L.push(`Measured ${m.date} on \`${m.hostname}\`, commit \`${m.commit}\`${m.dirty ? " (with uncommitted changes in the tree)" : ""}, in ${m.total_s} s for \`${m.command}\`${m.quick ? " (**quick mode: fewer and shorter runs, not for comparisons**)" : ""}.`, "");
+  const disturbed = sections.filter((s) => (results.sections[s.id]?.machine?.other_cores ?? 0) > 0.25);
+  if (disturbed.length) {
+    L.push(`> **The machine was shared during this run**: other processes used more than a quarter of a core during ${disturbed.map((s) => `${s.id} (${results.sections[s.id].machine.other_cores})`).join(", ")}. ` +
+      "Ratios of interleaved runs hold up better than absolute figures; see the note under each section.", "");
+  }
   L.push("## Machine and versions", "");
   L.push("| | |", "|---|---|");
   L.push(`| CPU | ${m.machine.nproc} × ${m.machine.cpu_model} |`);

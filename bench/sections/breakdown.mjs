@@ -181,7 +181,7 @@ export default {
   title: "Where ELB's time goes",
   async run(ctx) {
     const rounds = ctx.quick ? 2 : 3;
-    const duration = ctx.quick ? 2 : 3;
+    const duration = 2;
     const backend = await ctx.shared.backend();
     const server = backend.addrs[0];
     const etcd = await ctx.shared.etcd();
@@ -235,7 +235,7 @@ export default {
       const steps = ladderTargets.map((t, i) => row(t, i > 0 ? ladderTargets[i - 1].id : undefined));
       const probes = targets.filter((t) => t.probe).map((t) => row(t, "empty-access"));
       const full = procs[1 + rungs.findIndex((x) => x.id === "elb-statsd")];
-      const seconds = ctx.quick ? 2 : 4;
+      const seconds = 3;
       const profile = await perfProfile(full, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
       if (profile.available) profile.nginx = await perfProfile(nginx, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
       const jit = await jitTraces(ctx, { conf: rungs.find((x) => x.id === "elb-statsd").conf(0), etcd, statsd, elbName, wrkOpts: opts, seconds: ctx.quick ? 2 : 3 }).catch((e) => ({ available: false, why: e.message }));
@@ -253,7 +253,7 @@ export default {
       `at a paced load: wrk with ${res.pace?.connections} connections, each waiting ${res.pace?.delayMs} ms after a response before its next request, so every rung serves about the same rate ` +
       `(a saturated worker batches more events per wake-up and costs less per request; pacing keeps that equal). ` +
       `The rungs are variants of the nginx.conf that launch.sh renders, run by nginx with the same environment; the engine's code is unchanged. ` +
-      `"Δ" is the CPU per request this rung adds to the one above it; differences under about 0.3 µs are noise.`, "");
+      `"Δ" is the CPU per request this rung adds to the one above it; differences under about 0.5 µs are noise (CPU time has a 10 ms tick).`, "");
     L.push("| rung | req/s (paced) | CPU µs/req | user + sys | Δ µs/req | CPU vs nginx | share of ELB's extra CPU |");
     L.push("|---|---:|---:|---:|---:|---:|---:|");
     const extra = full.cpu_us_per_req - base;

@@ -73,7 +73,7 @@ export default {
   id: "changes",
   title: "Configuration changes under load",
   async run(ctx) {
-    const duration = ctx.quick ? 3 : 6;
+    const duration = ctx.quick ? 3 : 5;
     const rounds = ctx.quick ? 1 : 2;
     const backend = await ctx.shared.backend();
     const [b1, b2] = backend.addrs;
@@ -155,7 +155,7 @@ export default {
       // the CPU one change costs, with no traffic: every process of the proxy (nginx master and
       // workers, reaped ones included); etcd's own work for ELB's writes is not counted
       const idle = {};
-      const idleSeconds = ctx.quick ? 2 : 3;
+      const idleSeconds = 2;
       for (const s of scenarios.filter((x) => x.change)) {
         const root = s.proxy === elb ? elb.masterPid() : nginx.masterPid;
         await sleep(500);
