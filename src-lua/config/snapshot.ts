@@ -26,10 +26,16 @@ export function path(): string {
  */
 export function write(): string | undefined {
   const rev = appliedRevision();
-  const parts: string[] = [];
+  const tmp = `${path()}.tmp`;
+  const [f, err] = io.open(tmp, "wb");
+  if (f === undefined) return `cannot write ${tmp}: ${err}`;
+  // The count goes in the header, known only at the end: leave room and fill it in then.
+  f.write(`${MAGIC} ${rev} `, string.rep(" ", 12), "\n");
   let count = 0;
+  // Each entry goes out as pieces, never concatenated: 100,000 near-identical new strings
+  // would each be interned by LuaJIT, and its string hash collides on such strings.
   const add = (key: string, value: string): void => {
-    parts.push(`${key.length} ${value.length}\n${key}${value}\n`);
+    f.write(key.length, " ", value.length, "\n", key, value, "\n");
     count += 1;
     if (count % 5000 === 0) ngx.sleep(0);
   };
@@ -39,11 +45,8 @@ export function write(): string | undefined {
     for (const [addr, s] of up.servers) add(serverKey(name, upstream, addr), s.raw);
   }
   for (const [upstream, p] of policies) add(policyKey(name, upstream), p.raw);
-  const tmp = `${path()}.tmp`;
-  const [f, err] = io.open(tmp, "wb");
-  if (f === undefined) return `cannot write ${tmp}: ${err}`;
-  f.write(`${MAGIC} ${rev} ${count}\n`);
-  f.write(table.concat(parts));
+  f.seek("set", `${MAGIC} ${rev} `.length);
+  f.write(string.format("%-12d", count));
   f.close();
   const [ok, rerr] = os.rename(tmp, path());
   if (!ok) return `cannot rename ${tmp}: ${rerr}`;
@@ -91,7 +94,7 @@ export function read(file: string): LuaMultiReturn<[Snapshot, undefined] | [unde
   const text = f.read("*a") as string | undefined;
   f.close();
   if (text === undefined) return $multi(undefined, "empty snapshot");
-  const [rev, count, headerEnd] = string.match(text, "^ELB%-SNAPSHOT 1 (%d+) (%d+)\n()");
+  const [rev, count, headerEnd] = string.match(text, "^ELB%-SNAPSHOT 1 (%d+) (%d+) *\n()");
   if (rev === undefined) return $multi(undefined, "not a snapshot file");
   const changes: Change[] = [];
   let pos = tonumber(headerEnd)!;
