@@ -201,8 +201,14 @@ describe("the fleet", () => {
     for (const r of await Promise.all(writes)) expect(r.status).toBe(200);
     const inEtcd = JSON.parse((await etcdctl(etcd.endpoint, "get", "/FLEET/rules/race.test", "--print-value-only")).stdout);
     const head = Number(JSON.parse((await etcdctl(etcd.endpoint, "get", "/FLEET/rules/race.test", "-w", "json")).stdout).kvs[0].mod_revision);
-    await waitFor(() => allWorkersAt(n1, head), 5000, "n1");
-    await waitFor(() => allWorkersAt(n2, head), 5000, "n2");
+    // a node applies its own writes at once, maybe before the watch brought it older changes
+    // from the other node: wait until it has seen everything up to head
+    const caughtUp = async (n: Elb) => {
+      const s = await status(n);
+      return s.revision >= head && s.workers.every((w: { applied_event: number }) => w.applied_event === s.last_event);
+    };
+    await waitFor(() => caughtUp(n1), 5000, "n1");
+    await waitFor(() => caughtUp(n2), 5000, "n2");
     expect((await n1.request("/__erulb__/domain")).json["race.test"]).toEqual(inEtcd);
     expect((await n2.request("/__erulb__/domain")).json["race.test"]).toEqual(inEtcd);
     const want = inEtcd.rules.b.args.servername === "up1" ? "A" : "B";
