@@ -48,3 +48,11 @@ export function int(x) {
 export function ratio(x, digits = 2) {
   return x === undefined || !Number.isFinite(x) ? "n/a" : `${x.toFixed(digits)}×`;
 }
+
+/** A difference with its sign: +1.25, -0.40, 0.00. */
+export function signed(x, digits = 2) {
+  if (x === undefined || x === null || !Number.isFinite(x)) return "n/a";
+  const r = Number(x.toFixed(digits));
+  if (r === 0) return (0).toFixed(digits);
+  return (r > 0 ? "+" : "") + r.toFixed(digits);
+}

@@ -8,24 +8,28 @@
 // with the same environment; the engine's code is not changed.
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { interleave, measure, ratiosTo } from "../lib/measure.mjs";
 import { freePort } from "../lib/net.mjs";
 import { run, sleep, start, stop } from "../lib/procs.mjs";
 import { DOMAIN } from "../lib/rules.mjs";
 import { startElb, startElbConf, startPlainNginx, tmpDir } from "../lib/servers.mjs";
-import { fmt, int, pct, ratio } from "../lib/stats.mjs";
+import { fmt, int, pct, ratio, signed } from "../lib/stats.mjs";
 import { wrk } from "../lib/wrk.mjs";
 import { checkAnswer, configureElb } from "./proxy.mjs";
 
+const benchLua = fileURLToPath(new URL("../lua/", import.meta.url));
 const PHASE_LINE = /^([ \t]*)(\w+)_by_lua_block \{ require\("phases\.(\w+)"\)\.run\(\) \}[ \t]*\n/gm;
 
 /** wrk pacing for the ladder: 100 connections, 4 ms between a response and the next request. */
 const PACE = { connections: 100, delayMs: 4 };
 
 export const PROBES = [
-  { id: "probe-var-read", label: "3 ngx.var reads (host, http_user_agent, uri)", code: "local v = ngx.var local a, b, c = v.host, v.http_user_agent, v.uri" },
-  { id: "probe-shdict-incr", label: "2 shared dict incr (as enter + leave of in-flight counts)", code: 'local d = ngx.shared.elb_health d:incr("bench|a", 1, 0) d:incr("bench|a", -1, 0)' },
-  { id: "probe-regex", label: "2 ngx.var reads + 2 ngx.re.find (the ua and path regexes)", code: 'local f = ngx.re.find f(ngx.var.http_user_agent, [[bench-client/(\\S+)$]], "joi") f(ngx.var.uri, [[^/api/(\\S+)$]], "jo")' },
+  { id: "probe-var-jit", label: "3 ngx.var reads (host, http_user_agent, uri) in a module function (JIT-compiled)", code: 'require("bench_probes").read3()' },
+  { id: "probe-var-interp", label: "the same 3 ngx.var reads written inline in the block (runs in LuaJIT's interpreter)", code: "local v = ngx.var local a, b, c = v.host, v.http_user_agent, v.uri" },
+  { id: "probe-ctx", label: "ngx.ctx: the request's table created and written once (module function)", code: 'require("bench_probes").ctx()' },
+  { id: "probe-shdict-incr", label: "2 shared dict incr, as enter + leave of in-flight counts (module function)", code: 'require("bench_probes").incr2()' },
+  { id: "probe-regex", label: "2 ngx.var reads + 2 ngx.re.find, the ua and path regexes (module function)", code: 'require("bench_probes").regex2()' },
 ];
 
 /** The text of the `location / { ... }` block (start and end offsets). */
@@ -67,12 +71,14 @@ export function ladder(conf, backendAddr) {
       return extra.includes(module) ? line : "";
     });
     let c = conf.slice(0, start) + l + conf.slice(end);
+    if (typeof acc === "object" && !c.includes('lua_package_path "')) throw new Error("breakdown: no lua_package_path to extend for the probes");
     if (balancer === "static") {
       c = c.replace(balancerLine, "").replace(/server 0\.0\.0\.1;/, `server ${backendAddr};`);
     } else if (balancer === "fixed") {
       const [host, p] = backendAddr.split(":");
       c = c.replace(balancerLine, (_, indent) => `${indent}balancer_by_lua_block { require("ngx.balancer").set_current_peer("${host}", ${p}) }\n`);
     }
+    if (typeof acc === "object") c = c.replace('lua_package_path "', `lua_package_path "${benchLua}?.lua;`);
     return c.replace(listen, `listen 127.0.0.1:${port} backlog=4096;`);
   };
 
@@ -259,14 +265,14 @@ export default {
     const extra = full.cpu_us_per_req - base;
     for (const s of res.steps) {
       const share = s.delta_us !== undefined && extra > 0 ? pct(s.delta_us / extra, 0) : "";
-      L.push(`| ${s.label} | ${int(s.rps)} | ${fmt(s.cpu_us_per_req, 2)} | ${fmt(s.user_us_per_req, 1)} + ${fmt(s.sys_us_per_req, 1)} | ${s.delta_us === undefined ? "" : (s.delta_us >= 0 ? "+" : "") + fmt(s.delta_us, 2)} | ${ratio(s.ratio_to_nginx.cpu_us_per_req)} | ${share} |`);
+      L.push(`| ${s.label} | ${int(s.rps)} | ${fmt(s.cpu_us_per_req, 2)} | ${fmt(s.user_us_per_req, 1)} + ${fmt(s.sys_us_per_req, 1)} | ${s.delta_us === undefined ? "" : signed(s.delta_us)} | ${ratio(s.ratio_to_nginx.cpu_us_per_req)} | ${share} |`);
     }
     L.push("", `The full ELB costs ${fmt(extra, 2)} µs of CPU per request more than plain nginx (${ratio(full.cpu_us_per_req / base)}).`);
     if (res.probes?.length) {
       const empty = res.steps.find((x) => x.id === "empty-access");
       L.push("", `**Price of single ngx_lua primitives in a real request**: each probe is alone in an \`access_by_lua\` (with the fixed-peer balancer), measured in the same rounds; Δ is against the empty access_by_lua rung (${fmt(empty?.cpu_us_per_req, 2)} µs/req).`, "");
       L.push("| probe | CPU µs/req | Δ µs/req vs empty access_by_lua |", "|---|---:|---:|");
-      for (const p of res.probes) L.push(`| ${p.label} | ${fmt(p.cpu_us_per_req, 2)} | ${(p.delta_us >= 0 ? "+" : "") + fmt(p.delta_us, 2)} |`);
+      for (const p of res.probes) L.push(`| ${p.label} | ${fmt(p.cpu_us_per_req, 2)} | ${signed(p.delta_us)} |`);
     }
     const p = res.profile;
     if (p && p.available) {
@@ -286,7 +292,7 @@ export default {
         `Each object's share of the samples times the CPU per request measured above gives µs per request by object; the difference says where ELB's extra time is spent. ` +
         `(In this VM the kernel's samples bunch up where interrupts are re-enabled, e.g. \`_raw_spin_unlock_irqrestore\`, so kernel symbols are approximate; the split by object is not affected.)`, "");
       L.push("| object | plain nginx µs/req | ELB µs/req | Δ µs/req |", "|---|---:|---:|---:|");
-      for (const [k, o] of rows) L.push(`| ${k} | ${fmt(o.nginx, 2)} | ${fmt(o.elb, 2)} | ${(o.elb - o.nginx >= 0 ? "+" : "") + fmt(o.elb - o.nginx, 2)} |`);
+      for (const [k, o] of rows) L.push(`| ${k} | ${fmt(o.nginx, 2)} | ${fmt(o.elb, 2)} | ${signed(o.elb - o.nginx)} |`);
       const luaSide = p.symbols.filter((x) => /luajit|ngx_http_lua|JIT/.test(x.dso)).slice(0, 15);
       L.push("", "ELB's top symbols in LuaJIT and the Lua module (share of the worker's samples):", "");
       L.push("| share | µs/req | object | symbol |", "|---:|---:|---|---|");
