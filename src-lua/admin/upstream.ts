@@ -12,7 +12,7 @@ import { etcd } from "../config/client";
 import { settings } from "../config/settings";
 import { Change } from "../config/store";
 import { upstreams } from "../config/view";
-import { applyCommitted, tooManyOps, txn, WriteFailure } from "../config/writer";
+import { applyCommitted, etcdFailure, tooManyOps, txn, WriteFailure } from "../config/writer";
 import * as health from "../health/report";
 import * as reply from "./reply";
 
@@ -66,10 +66,7 @@ function plan(names: string[], wanted: LuaTable<string, LuaTable<string, string>
   for (const name of names) {
     const prefix = upstreamPrefix(settings.elbName, name);
     const [cur, err] = etcd().range(prefix, prefixEnd(prefix), { keysOnly: true });
-    if (cur === undefined) {
-      const unreachable = string.find(err!, "etcd unreachable", 1, true)[0] !== undefined;
-      return $multi(undefined, { status: unreachable ? 503 : 502, msg: `the change was not written: ${err}` });
-    }
+    if (cur === undefined) return $multi(undefined, etcdFailure(err!));
     p.compares.push(compareModRevision(prefix, "LESS", cur.revision + 1, prefixEnd(prefix)));
     const servers = wanted.get(name);
     p.existed.set(name, cur.kvs.length > 0);

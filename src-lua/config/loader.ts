@@ -9,6 +9,7 @@ import { etcd } from "./client";
 import { settings } from "./settings";
 import * as store from "./store";
 import { Change } from "./store";
+import { waitForWorkers } from "./sync";
 import { checkStoredValue } from "./validate";
 
 /** Validates a value from etcd; logs and records it when invalid. */
@@ -51,9 +52,12 @@ export function loadAll(): string | undefined {
     const old = store.read(key);
     if (old !== undefined && old.value !== undefined && !seen.has(key)) changes.push({ key, value: undefined });
   }
-  const [, cerr] = store.commit(changes, res.revision);
+  const [seq, cerr] = store.commit(changes, res.revision);
   if (cerr !== undefined) return cerr;
   store.setWatchedRevision(res.revision);
+  // "loaded" tells clients the node routes by etcd's configuration: on every worker, not
+  // only on this one.
+  if (!waitForWorkers(seq!, 30)) ngx.log(ngx.WARN, `not every worker applied the load within 30s`);
   store.setStatus("loaded", true);
   ngx.log(ngx.NOTICE, `loaded ${n} keys from etcd at revision ${res.revision} (${changes.length} changed)`);
   return undefined;

@@ -15,12 +15,25 @@ export interface WriteFailure {
   msg: string;
 }
 
+/**
+ * What an etcd error means for the caller: 503 when no endpoint could be reached (nothing
+ * was written), 504 when the request was sent but no answer came (etcd may still apply it,
+ * and this node will then serve it like any other change), 502 when etcd refused it.
+ */
+export function etcdFailure(err: string): WriteFailure {
+  if (string.find(err, "may have been applied", 1, true)[0] !== undefined) {
+    return { status: 504, msg: `the outcome of the change is unknown: ${err}; read it back before retrying` };
+  }
+  const unreachable = string.find(err, "etcd unreachable", 1, true)[0] !== undefined;
+  return { status: unreachable ? 503 : 502, msg: `the change was not written: ${err}` };
+}
+
 export function txn(req: TxnRequest): LuaMultiReturn<[TxnResult, undefined] | [undefined, WriteFailure]> {
   const [res, err] = etcd().txn(req);
   if (res === undefined) {
-    const unreachable = string.find(err!, "etcd unreachable", 1, true)[0] !== undefined;
-    store.setStatus("etcd", unreachable ? err! : "connected");
-    return $multi(undefined, { status: unreachable ? 503 : 502, msg: `the change was not written: ${err}` });
+    const failure = etcdFailure(err!);
+    store.setStatus("etcd", failure.status === 502 ? "connected" : err!);
+    return $multi(undefined, failure);
   }
   store.setStatus("etcd", "connected");
   return $multi(res, undefined);
