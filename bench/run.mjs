@@ -32,6 +32,7 @@ import { ROOT, luaDir, startBackend, startEtcd } from "./lib/servers.mjs";
 import { freePort } from "./lib/net.mjs";
 import breakdown from "./sections/breakdown.mjs";
 import changes from "./sections/changes.mjs";
+import instructions from "./sections/instructions.mjs";
 import proxy from "./sections/proxy.mjs";
 import routing from "./sections/routing.mjs";
 import scale from "./sections/scale.mjs";
@@ -41,6 +42,7 @@ const SECTIONS = [
   routing,
   proxy,
   breakdown,
+  instructions,
   scale,
   changes,
   {

@@ -160,12 +160,13 @@ export async function bulkPut(etcd, entries, { batch = 128, parallel = 8 } = {})
 // ---- nginx in general -----------------------------------------------------------------------
 
 /** nginx -p dir -c dir/nginx.conf with `conf` (must say daemon off; pid nginx.pid). */
-export async function startNginx(name, conf, { cpu, port, dir = tmpDir(name), env } = {}) {
+export async function startNginx(name, conf, { cpu, port, dir = tmpDir(name), env, wrap = [] } = {}) {
   mkdirSync(join(dir, "logs"), { recursive: true });
   mkdirSync(join(dir, "tmp"), { recursive: true });
   const file = join(dir, "nginx.conf");
   writeFileSync(file, conf);
-  const [cmd, args] = withCpu(cpu, "nginx", ["-p", dir + "/", "-c", file]);
+  // wrap: a command that runs nginx (valgrind ...); the workers are then its children
+  const [cmd, args] = withCpu(cpu, wrap[0] ?? "nginx", [...wrap.slice(1), ...(wrap.length ? ["nginx"] : []), "-p", dir + "/", "-c", file]);
   const proc = start(name, cmd, args, { env: env ?? process.env, stopSignal: "SIGTERM" });
   if (port !== undefined) await waitHttp(port, proc, name);
   const h = {
@@ -175,7 +176,7 @@ export async function startNginx(name, conf, { cpu, port, dir = tmpDir(name), en
     port,
     proc,
     masterPid: proc.pid,
-    workers: () => childrenOf(proc.pid).filter((p) => commOf(p) === "nginx"),
+    workers: () => childrenOf(proc.pid).filter((p) => wrap.length > 0 || commOf(p) === "nginx"),
     errorLog: () => readIf(join(dir, "logs/error.log")),
     stop: () => stop(proc),
     /** Rewrites the config and asks the master to reload it (SIGHUP). */
@@ -277,10 +278,10 @@ ${servers.map((s) => `        server ${s};`).join("\n")}
 }
 
 /** Plain nginx: proxy_pass to a static upstream with keepalive, ELB's proxy settings. */
-export async function startPlainNginx({ servers, workers = 1, cpu, logLevel } = {}) {
+export async function startPlainNginx({ servers, workers = 1, cpu, logLevel, wrap } = {}) {
   const dir = tmpDir("nginx");
   const port = await freePort();
-  const h = await startNginx("nginx", plainNginxConf({ dir, port, servers, workers, logLevel }), { cpu, port, dir });
+  const h = await startNginx("nginx", plainNginxConf({ dir, port, servers, workers, logLevel }), { cpu, port, dir, wrap });
   h.confFor = (s) => plainNginxConf({ dir, port, servers: s, workers, logLevel });
   return h;
 }
@@ -416,7 +417,7 @@ backend up2
  * directly in its own prefix. env: ETCD, ELBNAME, STATSD, ... (as launch.sh would export).
  * The conf must listen on `port`; it gets `daemon off;`.
  */
-export async function startElbConf({ name, conf, port, env, cpu, expectDomains }) {
+export async function startElbConf({ name, conf, port, env, cpu, expectDomains, wrap, timeoutMs = 60000 }) {
   const dir = tmpDir(name);
   for (const d of ["logs", "tmp", "state"]) mkdirSync(join(dir, d), { recursive: true });
   const user = conf.match(/^user (\S+);/m)?.[1];
@@ -427,11 +428,11 @@ export async function startElbConf({ name, conf, port, env, cpu, expectDomains }
   const fullEnv = { ...process.env, ELB_PREFIX: dir, ELB_LISTEN: `${HOST}:${port}`, ELB_ADMIN_ALLOW: "127.0.0.0/8,::1/128", ...env };
   delete fullEnv.ELB_ADMIN_TOKEN;
   if (!env.STATSD) delete fullEnv.STATSD;
-  const h = await startNginx(name, "daemon off;\n" + conf, { cpu, dir, env: fullEnv });
-  await waitHttp(port, h.proc, name, "/__erulb__/status", {}, 30000);
+  const h = await startNginx(name, "daemon off;\n" + conf, { cpu, dir, env: fullEnv, wrap });
+  await waitHttp(port, h.proc, name, "/__erulb__/status", {}, timeoutMs);
   h.port = port;
   h.elbName = env.ELBNAME;
   h.status = async () => (await request({ port, path: "/__erulb__/status", timeoutMs: 10000 })).json;
-  await waitLoaded(h, expectDomains, 60000);
+  await waitLoaded(h, expectDomains, timeoutMs);
   return h;
 }

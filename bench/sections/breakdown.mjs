@@ -136,7 +136,7 @@ async function perfProfile(proxy, { seconds, wrkOpts, dir }) {
 }
 
 /** Copies the domain and upstream keys of /<from>/ to /<to>/ in etcd. */
-async function copyConfig(etcd, from, to) {
+export async function copyConfig(etcd, from, to) {
   const kvs = await etcd.getPrefix(`/${from}/`);
   const out = {};
   for (const [k, v] of kvs) if (/^\/[^/]+\/(rules|upstreams|policies)\//.test(k)) out[`/${to}/${k.slice(from.length + 2)}`] = v;
