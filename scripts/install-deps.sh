@@ -3,12 +3,12 @@
 # Used by npm start, npm test, .ci/run and the Dockerfile.
 #   scripts/install-deps.sh            runtime + test packages
 #   scripts/install-deps.sh runtime    only what nginx+ELB need to run
-#   scripts/install-deps.sh bench      adds wrk and haproxy
+#   scripts/install-deps.sh bench      adds wrk, haproxy and valgrind (callgrind counts instructions)
 set -euo pipefail
 
 runtime=(nginx libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-cjson etcd-server etcd-client)
 testing=(luajit2 lua-busted)
-bench=(wrk haproxy)
+bench=(wrk haproxy valgrind)
 
 case "${1:-test}" in
   runtime) want=("${runtime[@]}") ;;

@@ -59,3 +59,16 @@ export const policies = new LuaTable<string, StoredPolicy>();
 
 /** one-server upstreams for backends that name a literal host:port, keyed by it */
 export const literals = new LuaTable<string, Upstream>();
+
+/** The upstream and peer a peer key ("<upstream>|<host:port>") names; [undefined, undefined] when gone. */
+export function peerByKey(key: string): LuaMultiReturn<[Upstream | undefined, Peer | undefined]> {
+  const [bar] = string.find(key, "|", 1, true);
+  if (bar === undefined) return $multi(undefined, undefined);
+  const name = string.sub(key, 1, bar - 1);
+  const up = upstreams.get(name) ?? literals.get(name);
+  if (up === undefined) return $multi(undefined, undefined);
+  for (const p of up.peers) {
+    if (p.key === key) return $multi(up, p);
+  }
+  return $multi(up, undefined);
+}

@@ -10,7 +10,7 @@ const dict = ngx.shared.elb_health!;
 
 export function isDown(peer: Peer): boolean {
   if (peer.params.maxFails === 0) return false;
-  const [v] = dict.get("d|" + peer.key);
+  const [v] = dict.get(peer.downKey);
   return v !== undefined;
 }
 
@@ -19,7 +19,7 @@ export function recordFailure(peer: Peer): void {
   if (p.maxFails === 0) return;
   const [n] = dict.incr("f|" + peer.key, 1, 0, p.failTimeout);
   if (n !== undefined && n >= p.maxFails) {
-    const [added] = dict.add("d|" + peer.key, true, p.failTimeout);
+    const [added] = dict.add(peer.downKey, true, p.failTimeout);
     dict.delete("f|" + peer.key);
     // slow start ramps again when it comes back
     dict.set("r|" + peer.key, ngx.now() + p.failTimeout);

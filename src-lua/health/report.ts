@@ -2,7 +2,7 @@
 // node-wide state in elb_health (see state.ts).
 import { ServerParams } from "../core/server-params";
 import { readCounters } from "./checker";
-import { DRAIN, OFFLINE, UNHEALTHY } from "./state";
+import { activeOnNode, DRAIN, OFFLINE, UNHEALTHY } from "./state";
 
 const dict = ngx.shared.elb_health!;
 
@@ -33,7 +33,6 @@ export function serverHealth(key: string, p: ServerParams, checked: boolean): Se
   }
   const [passiveDown] = dict.get("d|" + key);
   const [f] = dict.get("f|" + key);
-  const [a] = dict.get("a|" + key);
   const [n] = dict.get("n|" + key);
   const healthy = (p.maxFails === 0 || passiveDown === undefined) && (bits & UNHEALTHY) === 0;
   let state = "up";
@@ -43,5 +42,5 @@ export function serverHealth(key: string, p: ServerParams, checked: boolean): Se
   else if (p.backup) state = "backup";
   // a server taken out by passive health counted max_fails failures (the count restarts)
   const passiveFails = passiveDown !== undefined ? p.maxFails : f ?? 0;
-  return { state, healthy, fails: passiveFails + checkFails, active: a ?? 0, checkedAt, changes: n ?? 0 };
+  return { state, healthy, fails: passiveFails + checkFails, active: activeOnNode(key), checkedAt, changes: n ?? 0 };
 }

@@ -45,7 +45,6 @@ export function run(): void {
       const names = node.headerNames;
       for (let i = 0; i < names.length; i++) ngx.req.set_header(names[i], node.headerValues[i]);
       ctx.elb_up = up;
-      ngx.var.elb_upstream = up.name;
       return;
     }
     let hit = false;

@@ -44,6 +44,12 @@ function stickyUsable(peer: Peer): boolean {
   return !isDown(peer);
 }
 
+/** Ends the request with nginx's 502; the error page learns the upstream from $elb_peer, "<name>|". */
+function giveUp(up: Upstream): void {
+  ngx.var.elb_peer = up.name + "|";
+  return ngx.exit(NGX_BUSY);
+}
+
 function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
   const policy = up.policy;
   let retries = policy.retries;
@@ -102,12 +108,12 @@ export function run(): void {
   if (peer === undefined && up.policy.onAllDown === "any") peer = up.algo.pick(up.state, anyLeft, tried, key, now);
   if (peer === undefined) {
     ngx.log(ngx.ERR, "upstream ", up.name, ": no usable server left to try");
-    return ngx.exit(NGX_BUSY);
+    return giveUp(up);
   }
   const [ok, err] = balancer.set_current_peer(peer.ip, peer.port);
   if (!ok) {
     ngx.log(ngx.ERR, "upstream ", up.name, ": cannot use ", peer.addr, ": ", err);
-    return ngx.exit(NGX_BUSY);
+    return giveUp(up);
   }
   ctx.elb_peer = peer;
   up.algo.started(up.state, peer);

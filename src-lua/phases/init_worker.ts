@@ -10,18 +10,26 @@ import { poll, syncAll } from "../config/sync";
 import * as statsd from "../metrics/statsd";
 import { resolve } from "../config/resolve";
 import * as healthChecker from "../health/checker";
+import { forgetInflight, publishInflight } from "../health/state";
 
 /** How often a worker looks for configuration changes (seconds). */
 const POLL_INTERVAL = 0.005;
 
+/** In-flight counts are published every this many polls (every 50 ms). */
+const PUBLISH_EVERY = 10;
+let ticks = 0;
+
 function tick(this: void, premature: boolean): void {
   if (premature) return;
   poll(true);
+  ticks = ticks + 1;
+  if (ticks % PUBLISH_EVERY === 0) publishInflight();
 }
 
 export function run(): void {
   math.randomseed(ngx.now() * 1000 + ngx.worker.pid());
   syncAll();
+  forgetInflight();
   ngx.timer.every(POLL_INTERVAL, tick);
   leader.start([watcher.run, registry.run, snapshot.run]);
   healthChecker.start(); // active health checks: one worker of the node runs them

@@ -2,7 +2,7 @@
 // fail_statuses for passive health), then per-request statsd aggregation (when STATSD is set).
 // Plain Lua.
 import { Peer } from "../core/balancer/peer";
-import { Domain, domains, literals, Upstream, upstreams } from "../config/view";
+import { Domain, domains, peerByKey, Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { leave } from "../health/state";
 import * as statsd from "../metrics/statsd";
@@ -27,14 +27,10 @@ function finish(up: Upstream, peer: Peer): void {
 
 /** After an error_page jump ngx.ctx is gone: the peer is found again by its key. */
 function finishByKey(key: string): void {
-  const [bar] = string.find(key, "|", 1, true);
-  if (bar === undefined) return;
-  const name = string.sub(key, 1, bar - 1);
-  const up = upstreams.get(name) ?? literals.get(name);
-  if (up === undefined) return;
-  for (const p of up.peers) {
-    if (p.key === key) up.algo.finished(up.state, p, undefined, ngx.now());
-  }
+  leave(key);
+  const [up, peer] = peerByKey(key);
+  if (peer === undefined) return;
+  up!.algo.finished(up!.state, peer, undefined, ngx.now());
 }
 
 export function run(): void {
@@ -45,10 +41,7 @@ export function run(): void {
     finish(ctx.elb_up, peer);
   } else {
     const key = ngx.var.elb_peer;
-    if (key !== undefined && key !== "") {
-      leave(key);
-      finishByKey(key);
-    }
+    if (key !== undefined && key !== "") finishByKey(key);
   }
   if (!statsd.enabled) return;
   // after an error_page redirect ngx.ctx is gone: find the domain again

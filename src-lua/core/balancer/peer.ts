@@ -11,6 +11,9 @@ export interface Peer {
   port: number;
   /** names this peer in state shared by workers (health): "<upstream>|<addr>" */
   key: string;
+  /** its keys in the elb_health shared dict, made once rather than per request */
+  downKey: string;
+  stateKey: string;
   params: ServerParams;
   /** smooth weighted round robin's running score (roundrobin, least_conn ties) */
   current: number;
@@ -31,7 +34,22 @@ export interface Peer {
 export type PeerFilter = (this: void, peer: Peer, arg: unknown) => boolean;
 
 export function newPeer(addr: string, ip: string, port: number, key: string, params: ServerParams): Peer {
-  return { addr, ip, port, key, params, current: 0, id: "", since: 0, conns: 0, ewma: 0, ewmaAt: 0, checked: false };
+  return {
+    addr,
+    ip,
+    port,
+    key,
+    downKey: "d|" + key,
+    stateKey: "s|" + key,
+    params,
+    current: 0,
+    id: "",
+    since: 0,
+    conns: 0,
+    ewma: 0,
+    ewmaAt: 0,
+    checked: false,
+  };
 }
 
 export interface PeerSet {
