@@ -1,7 +1,8 @@
 // The balancer phase: the upstream the access phase chose picks a peer with its policy's
 // algorithm, among the servers a new client may use: not down, not draining, not taken out
 // by passive or active health. A sticky cookie naming a server that is still usable (even
-// draining) keeps the client there. A retry (connect error or timeout, proxy_next_upstream;
+// draining) keeps the client there, and the answer gets a cookie naming its server when the
+// request did not carry that one ($elb_cookie, sent by add_header). A retry (connect error or timeout, proxy_next_upstream;
 // nginx itself never retries a non-idempotent request once it was sent) records the failure
 // and never goes back to a server this request already tried while another is usable. When
 // no server is usable, on_all_down "any" tries them anyway (nginx's way), "fail" answers 502.
@@ -47,6 +48,7 @@ function stickyUsable(peer: Peer): boolean {
 /** Ends the request with nginx's 502; the error page learns the upstream from $elb_peer, "<name>|". */
 function giveUp(up: Upstream): void {
   ngx.var.elb_peer = up.name + "|";
+  ngx.var.elb_cookie = "";
   return ngx.exit(NGX_BUSY);
 }
 
@@ -116,6 +118,9 @@ export function run(): void {
     return giveUp(up);
   }
   ctx.elb_peer = peer;
+  // sticky: the answer names its server, unless the request's cookie already did (a retry
+  // may land elsewhere than the first try, so this is decided per try)
+  if (up.stickyVar !== undefined) ngx.var.elb_cookie = ctx.elb_sticky === peer.id ? "" : up.stickyPrefix + peer.id + up.stickySuffix;
   up.algo.started(up.state, peer);
   enter(peer);
   // ngx.ctx does not survive the error_page jump: the log phase finds the peer by this

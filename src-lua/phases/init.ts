@@ -9,7 +9,6 @@ import * as store from "../config/store";
 import "./access";
 import "./balancer";
 import "./log";
-import "./header_filter";
 
 export function run(): void {
   const err = load();
