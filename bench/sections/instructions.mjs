@@ -20,7 +20,8 @@ import { PATH, UA } from "../lib/wrk.mjs";
 import { copyConfig, ladder } from "./breakdown.mjs";
 import { checkAnswer, configureElb } from "./proxy.mjs";
 
-const RUNGS = ["elb-conf", "lua-balancer", "empty-access", "elb-access", "elb-balancer", "elb-header_filter", "elb-log", "elb-statsd"];
+const PROCESSES = 2;
+const RUNGS = ["elb-conf", "lua-balancer", "empty-access", "elb-access", "elb-balancer", "elb-log", "elb-statsd"];
 
 function callgrind(dir) {
   return ["valgrind", "--tool=callgrind", "--smc-check=all-non-file", `--callgrind-out-file=${dir}/cg.%p`, "--dump-instr=no", "--compress-strings=no"];
@@ -105,17 +106,24 @@ export default {
     const pick = process.env.ELB_INSTR_RUNGS?.split(",") ?? RUNGS;
     const rungs = ladder(conf, server).filter((r) => pick.includes(r.id));
     const rows = [];
+    // Each rung runs in PROCESSES processes at once and the lowest count is kept: now and then
+    // a process settles into costlier LuaJIT traces (which traces form depends on how timers
+    // and requests interleave during the warm-up), several thousand instructions more.
     const measureOne = async (id, label, startIt) => {
-      const dir = tmpDir(`cg-${id}`);
-      const proxy = await startIt(callgrind(dir));
-      try {
-        await checkAnswer(id, proxy);
-        const c = await count(proxy, dir, opts);
-        rows.push({ id, label, ...c });
-        ctx.log(`instructions: ${id}: ${c.windows.join(" and ")} per request (idle share ${(c.idle_share * 100).toFixed(1)}%)`);
-      } finally {
-        await proxy.stop();
-      }
+      const one = async (n) => {
+        const dir = tmpDir(`cg-${id}-${n}`);
+        const proxy = await startIt(callgrind(dir), n);
+        try {
+          await checkAnswer(id, proxy);
+          return await count(proxy, dir, opts);
+        } finally {
+          await proxy.stop();
+        }
+      };
+      const runs = await Promise.all(Array.from({ length: PROCESSES }, (_, n) => one(n)));
+      const best = runs.reduce((a, b) => (b.per_request < a.per_request ? b : a));
+      rows.push({ id, label, per_request: best.per_request, idle_share: best.idle_share, processes: runs.map((r) => r.windows) });
+      ctx.log(`instructions: ${id}: ${runs.map((r) => r.windows.join("/")).join(", ")} per request`);
     };
     const single = (conf) => conf.replace(/^worker_processes \S+;/m, "master_process off;");
     await measureOne("nginx", "plain nginx (proxy_pass, static upstream)", async (wrap) => {
@@ -124,13 +132,14 @@ export default {
       return startNginx("nginx", single(plainNginxConf({ dir, port, servers: [server] })), { port, dir, wrap });
     });
     for (const r of rungs) {
-      const name = `${elbName}${rows.length + 1}`;
-      await copyConfig(etcd, elbName, name);
-      const env = { ETCD: etcd.endpoint, ELBNAME: name };
-      if (r.statsd) env.STATSD = statsd.addr;
-      await measureOne(r.id, r.label, async (wrap) => {
+      await measureOne(r.id, r.label, async (wrap, n) => {
+        // every process is its own node under its own prefix: nodes sharing one would be a fleet
+        const name = `${elbName}${rows.length + 1}P${n}`;
+        await copyConfig(etcd, elbName, name);
+        const env = { ETCD: etcd.endpoint, ELBNAME: name };
+        if (r.statsd) env.STATSD = statsd.addr;
         const port = await freePort();
-        return startElbConf({ name: r.id, conf: single(r.conf(port)), port, env, expectDomains: 1, wrap, timeoutMs: 120000 });
+        return startElbConf({ name: `${r.id}-${n}`, conf: single(r.conf(port)), port, env, expectDomains: 1, wrap, timeoutMs: 120000 });
       });
     }
     const base = rows[0].per_request;
@@ -138,7 +147,7 @@ export default {
       rows[i].ratio_to_nginx = rows[i].per_request / base;
       rows[i].delta = i === 0 ? undefined : rows[i].per_request - rows[i - 1].per_request;
     }
-    return { ...opts, rows };
+    return { ...opts, processes: PROCESSES, rows };
   },
 
   markdown(res) {
@@ -146,8 +155,10 @@ export default {
     const base = res.rows[0].per_request;
     const full = res.rows[res.rows.length - 1];
     L.push(`User-space instructions the nginx worker executes per request, counted by callgrind (valgrind), for the same ladder of configurations as the next section. ` +
-      `${res.requests} requests one at a time on one keepalive connection after ${res.warmup} warm-up requests; what the worker's timers execute meanwhile ` +
-      `(measured over ${res.idleMs / 1000} s of idling) is subtracted. Counts are the same from run to run whatever else the machine does, ` +
+      `${res.requests} requests one at a time on one keepalive connection after ${res.warmup} warm-up requests, twice; what the worker's timers execute meanwhile ` +
+      `(measured over ${res.idleMs / 1000} s of idling) is subtracted. Each rung runs in ${res.processes ?? 2} processes and the lowest count is kept ` +
+      `(a process now and then settles into costlier LuaJIT traces, a few thousand instructions more; both are in results.json). ` +
+      `Counts hardly change from run to run whatever else the machine does, ` +
       `so they resolve differences CPU time cannot; they leave out the kernel (about half of plain nginx's CPU time) and cache misses.`, "");
     L.push("| rung | instructions / request | Δ | vs plain nginx | share of ELB's extra |", "|---|---:|---:|---:|---:|");
     const extra = full.per_request - base;
