@@ -8,7 +8,6 @@
 // with the same environment; the engine's code is not changed.
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { interleave, measure, ratiosTo } from "../lib/measure.mjs";
 import { freePort } from "../lib/net.mjs";
 import { run, sleep, start, stop } from "../lib/procs.mjs";
@@ -18,19 +17,11 @@ import { fmt, int, pct, ratio, signed } from "../lib/stats.mjs";
 import { wrk } from "../lib/wrk.mjs";
 import { checkAnswer, configureElb } from "./proxy.mjs";
 
-const benchLua = fileURLToPath(new URL("../lua/", import.meta.url));
 const PHASE_LINE = /^([ \t]*)(\w+)_by_lua_block \{ require\("phases\.(\w+)"\)\.run\(\) \}[ \t]*\n/gm;
 
 /** wrk pacing for the ladder: 100 connections, 4 ms between a response and the next request. */
 const PACE = { connections: 100, delayMs: 4 };
 
-export const PROBES = [
-  { id: "probe-var-jit", label: "3 ngx.var reads (host, http_user_agent, uri) in a module function (JIT-compiled)", code: 'require("bench_probes").read3()' },
-  { id: "probe-var-interp", label: "the same 3 ngx.var reads written inline in the block (runs in LuaJIT's interpreter)", code: "local v = ngx.var local a, b, c = v.host, v.http_user_agent, v.uri" },
-  { id: "probe-ctx", label: "ngx.ctx: the request's table created and written once (module function)", code: 'require("bench_probes").ctx()' },
-  { id: "probe-shdict-incr", label: "2 shared dict incr, as enter + leave of in-flight counts (module function)", code: 'require("bench_probes").incr2()' },
-  { id: "probe-regex", label: "2 ngx.var reads + 2 ngx.re.find, the ua and path regexes (module function)", code: 'require("bench_probes").regex2()' },
-];
 
 /** The text of the `location / { ... }` block (start and end offsets). */
 function locationBlock(conf) {
@@ -65,20 +56,17 @@ export function ladder(conf, backendAddr) {
       if (directive === "access") {
         if (acc === "elb") return line;
         if (acc === "empty") return `${indent}access_by_lua_block { }\n`;
-        if (typeof acc === "object") return `${indent}access_by_lua_block { ${acc.code} }\n`;
         return "";
       }
       return extra.includes(module) ? line : "";
     });
     let c = conf.slice(0, start) + l + conf.slice(end);
-    if (typeof acc === "object" && !c.includes('lua_package_path "')) throw new Error("breakdown: no lua_package_path to extend for the probes");
     if (balancer === "static") {
       c = c.replace(balancerLine, "").replace(/server 0\.0\.0\.1;/, `server ${backendAddr};`);
     } else if (balancer === "fixed") {
       const [host, p] = backendAddr.split(":");
       c = c.replace(balancerLine, (_, indent) => `${indent}balancer_by_lua_block { require("ngx.balancer").set_current_peer("${host}", ${p}) }\n`);
     }
-    if (typeof acc === "object") c = c.replace('lua_package_path "', `lua_package_path "${benchLua}?.lua;`);
     return c.replace(listen, `listen 127.0.0.1:${port} backlog=4096;`);
   };
 
@@ -95,10 +83,7 @@ export function ladder(conf, backendAddr) {
     rungs.push({ id: `elb-${p.module}`, label: `+ ELB's ${p.directive} phase${p.module === "log" ? " (statsd off)" : ""}`, opts: { balancer: "elb", access: "elb", extra: [...kept] } });
   }
   rungs.push({ id: "elb-statsd", label: "+ statsd on = the full ELB", opts: { balancer: "elb", access: "elb", extra: [...kept] }, statsd: true });
-  // probes: the price of single ngx_lua primitives in a real request, each alone in an
-  // access_by_lua (fixed-peer balancer), compared with the empty access_by_lua rung
-  const probes = PROBES.map((p) => ({ id: p.id, label: p.label, probe: true, opts: { balancer: "fixed", access: { code: p.code }, extra: [] } }));
-  return [...rungs, ...probes].map((r) => ({ ...r, conf: (port) => build(port, r.opts) }));
+  return rungs.map((r) => ({ ...r, conf: (port) => build(port, r.opts) }));
 }
 
 /** perf's flat profile of one process for `seconds` while wrk loads it; undefined when perf does not work. */
@@ -214,7 +199,7 @@ export default {
         const h = await startElbConf({ name: r.id, conf: r.conf(port), port, env, cpu: ctx.cpus.proxy, expectDomains: 1 });
         h.name = r.id;
         procs.push(h);
-        targets.push({ id: r.id, label: r.label, proxy: h, probe: r.probe });
+        targets.push({ id: r.id, label: r.label, proxy: h });
       }
       for (const t of targets) await checkAnswer(t.id, t.proxy);
       // paced: every rung gets (nearly) the same request rate, so CPU per request is compared
@@ -237,15 +222,13 @@ export default {
           ratio_to_nginx: ratiosTo(r, t.id, "nginx"),
         };
       };
-      const ladderTargets = targets.filter((t) => !t.probe);
-      const steps = ladderTargets.map((t, i) => row(t, i > 0 ? ladderTargets[i - 1].id : undefined));
-      const probes = targets.filter((t) => t.probe).map((t) => row(t, "empty-access"));
+      const steps = targets.map((t, i) => row(t, i > 0 ? targets[i - 1].id : undefined));
       const full = procs[1 + rungs.findIndex((x) => x.id === "elb-statsd")];
       const seconds = 3;
       const profile = await perfProfile(full, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
       if (profile.available) profile.nginx = await perfProfile(nginx, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
       const jit = await jitTraces(ctx, { conf: rungs.find((x) => x.id === "elb-statsd").conf(0), etcd, statsd, elbName, wrkOpts: opts, seconds: ctx.quick ? 2 : 3 }).catch((e) => ({ available: false, why: e.message }));
-      return { rounds, duration_s: duration, pace: PACE, steps, probes, runs: r, profile, jit };
+      return { rounds, duration_s: duration, pace: PACE, steps, runs: r, profile, jit };
     } finally {
       for (const p of procs.reverse()) await p.stop();
     }
@@ -268,12 +251,6 @@ export default {
       L.push(`| ${s.label} | ${int(s.rps)} | ${fmt(s.cpu_us_per_req, 2)} | ${fmt(s.user_us_per_req, 1)} + ${fmt(s.sys_us_per_req, 1)} | ${s.delta_us === undefined ? "" : signed(s.delta_us)} | ${ratio(s.ratio_to_nginx.cpu_us_per_req)} | ${share} |`);
     }
     L.push("", `The full ELB costs ${fmt(extra, 2)} µs of CPU per request more than plain nginx (${ratio(full.cpu_us_per_req / base)}).`);
-    if (res.probes?.length) {
-      const empty = res.steps.find((x) => x.id === "empty-access");
-      L.push("", `**Price of single ngx_lua primitives in a real request**: each probe is alone in an \`access_by_lua\` (with the fixed-peer balancer), measured in the same rounds; Δ is against the empty access_by_lua rung (${fmt(empty?.cpu_us_per_req, 2)} µs/req).`, "");
-      L.push("| probe | CPU µs/req | Δ µs/req vs empty access_by_lua |", "|---|---:|---:|");
-      for (const p of res.probes) L.push(`| ${p.label} | ${fmt(p.cpu_us_per_req, 2)} | ${signed(p.delta_us)} |`);
-    }
     const p = res.profile;
     if (p && p.available) {
       const fullUs = full.cpu_us_per_req;

@@ -4,34 +4,13 @@
 // Real etcd, real nginx (2 workers), real backends, all on 127.0.0.1.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Elb, Etcd, etcdctl, freePort, sleep, startBackend, startElb, startEtcd, stopAll, waitFor } from "./harness";
+import { elbApi, stickyCookie } from "./elb-api";
 import { App, startApp, startDropper, stopServers } from "./servers";
 
 let etcd: Etcd;
 let elb: Elb;
 
-async function admin(method: string, resource: string, body?: unknown) {
-  return elb.request({ method, path: `/__erulb__/${resource}`, body });
-}
-
-/** PUTs upstream servers, an optional policy and a domain routing to the upstream. */
-async function setup(name: string, servers: Record<string, string>, policy?: unknown) {
-  if (policy !== undefined) expect((await admin("PUT", "policy", { [name]: policy })).status).toBe(200);
-  expect((await admin("PUT", "upstream", { [name]: servers })).status).toBe(200);
-  const domain = `${name}.test`;
-  expect((await admin("PUT", "domain", { [domain]: { init: "b", rules: { b: { type: "backend", args: { servername: name } } } } })).status).toBe(200);
-  return domain;
-}
-
-function get(domain: string, headers: Record<string, string> = {}, path = "/") {
-  return elb.request({ path, headers: { Host: domain, ...headers } });
-}
-
-/** The sticky cookie's name=value from a response, if it set one. */
-function stickyCookie(headers: Record<string, unknown>, name: string): string | undefined {
-  const list = ([] as string[]).concat((headers["set-cookie"] as string[] | undefined) ?? []);
-  const c = list.find((s) => s.startsWith(`${name}=`));
-  return c?.split(";")[0];
-}
+const { admin, setup, get, servers } = elbApi(() => elb);
 
 /** Runs `loops` request loops against `domain` for `ms`; every status and backend seen. */
 async function traffic(domain: string, loops: number, ms: number, during?: () => Promise<void>) {
@@ -54,11 +33,6 @@ function countBy(list: { backend: string }[]) {
   const out: Record<string, number> = {};
   for (const x of list) out[x.backend] = (out[x.backend] ?? 0) + 1;
   return out;
-}
-
-async function servers(name: string): Promise<Record<string, any>> {
-  const list: any[] = (await admin("GET", "upstream")).json[name] ?? [];
-  return Object.fromEntries(list.map((s) => [s.addr, s]));
 }
 
 beforeAll(async () => {

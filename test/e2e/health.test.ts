@@ -4,30 +4,16 @@
 // backups used only while the primaries are unhealthy. Real etcd, nginx with 2 workers.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Elb, Etcd, sleep, startElb, startEtcd, stopAll, waitFor } from "./harness";
+import { elbApi, stickyCookie } from "./elb-api";
 import { startApp, stopServers } from "./servers";
 
 let etcd: Etcd;
 let elb: Elb;
 
-async function admin(method: string, resource: string, body?: unknown) {
-  return elb.request({ method, path: `/__erulb__/${resource}`, body });
-}
-
-async function setup(name: string, servers: Record<string, string>, policy: unknown) {
-  expect((await admin("PUT", "policy", { [name]: policy })).status).toBe(200);
-  expect((await admin("PUT", "upstream", { [name]: servers })).status).toBe(200);
-  const domain = `${name}.test`;
-  expect((await admin("PUT", "domain", { [domain]: { init: "b", rules: { b: { type: "backend", args: { servername: name } } } } })).status).toBe(200);
-  return domain;
-}
-
-function get(domain: string, headers: Record<string, string> = {}) {
-  return elb.request({ path: "/", headers: { Host: domain, ...headers } });
-}
+const { admin, setup, get, servers } = elbApi(() => elb);
 
 async function server(name: string, addr: string): Promise<any> {
-  const list: any[] = (await admin("GET", "upstream")).json[name] ?? [];
-  return list.find((s) => s.addr === addr);
+  return (await servers(name))[addr];
 }
 
 async function waitState(name: string, addr: string, state: string, ms = 5000) {
@@ -35,11 +21,6 @@ async function waitState(name: string, addr: string, state: string, ms = 5000) {
     const s = await server(name, addr);
     return s?.state === state ? s : undefined;
   }, ms, `${addr} of ${name} to be ${state}`);
-}
-
-function stickyCookie(headers: Record<string, unknown>, name: string): string | undefined {
-  const list = ([] as string[]).concat((headers["set-cookie"] as string[] | undefined) ?? []);
-  return list.find((s) => s.startsWith(`${name}=`))?.split(";")[0];
 }
 
 function count(text: string, re: RegExp): number {
