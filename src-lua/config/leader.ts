@@ -3,6 +3,9 @@
 // every TICK; when the leader dies the key expires within TTL and another worker takes
 // over; a leader that exits (nginx reload or stop) gives the lead up at once.
 
+/** What a leader task answers when it finds it no longer leads. */
+export const LEAD_LOST = "leadership lost";
+
 const locks = ngx.shared.elb_locks!;
 const KEY = "leader";
 const TTL = 0.8;

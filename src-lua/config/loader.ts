@@ -6,10 +6,10 @@
 import { parseKey, rootPrefix } from "../core/keys";
 import { Problem } from "../core/problems";
 import { etcd } from "./client";
+import { isLeader, LEAD_LOST } from "./leader";
 import { settings } from "./settings";
 import * as store from "./store";
 import { Change } from "./store";
-import { waitForWorkers } from "./sync";
 import { checkStoredValue } from "./validate";
 
 /** Validates a value from etcd; logs and records it when invalid. */
@@ -31,6 +31,9 @@ export function admit(key: string, value: string, rev: number): boolean {
 export function loadAll(): string | undefined {
   const [res, err] = etcd().getPrefix(rootPrefix(settings.elbName));
   if (res === undefined) return err;
+  // a long read can outlast the lead: the new leader may already have followed the watch
+  // past res.revision, and committing this older read would set it back
+  if (!isLeader()) return LEAD_LOST;
   if (res.revision < store.watchedRevision()) {
     ngx.log(ngx.WARN, `etcd is at revision ${res.revision}, behind this node's ${store.watchedRevision()}: adopting etcd's configuration`);
     store.rebase();
@@ -52,12 +55,9 @@ export function loadAll(): string | undefined {
     const old = store.read(key);
     if (old !== undefined && old.value !== undefined && !seen.has(key)) changes.push({ key, value: undefined });
   }
-  const [seq, cerr] = store.commit(changes, res.revision);
+  const [, cerr] = store.commit(changes, res.revision);
   if (cerr !== undefined) return cerr;
   store.setWatchedRevision(res.revision);
-  // "loaded" tells clients the node routes by etcd's configuration: on every worker, not
-  // only on this one.
-  if (!waitForWorkers(seq!, 30)) ngx.log(ngx.WARN, `not every worker applied the load within 30s`);
   store.setStatus("loaded", true);
   ngx.log(ngx.NOTICE, `loaded ${n} keys from etcd at revision ${res.revision} (${changes.length} changed)`);
   return undefined;

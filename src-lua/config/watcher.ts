@@ -7,7 +7,7 @@
 import { parseKey, rootPrefix } from "../core/keys";
 import { prefixEnd, WatchEvent } from "./etcd";
 import { etcd } from "./client";
-import { isLeader } from "./leader";
+import { isLeader, LEAD_LOST } from "./leader";
 import { admit, loadAll } from "./loader";
 import { settings } from "./settings";
 import * as store from "./store";
@@ -50,7 +50,7 @@ function follow(fromRev: number): string {
   const [stream, err] = etcd().watch(rootPrefix(settings.elbName), { prefix: true, startRevision: fromRev, progressNotify: true });
   if (stream === undefined) return err!;
   store.setStatus("etcd", "connected");
-  let why = "leadership lost";
+  let why = LEAD_LOST;
   while (isLeader() && !ngx.worker.exiting()) {
     const [msg, merr] = stream.next(READ_TIMEOUT_MS);
     if (msg === undefined) {
@@ -98,6 +98,7 @@ export function run(this: void, premature: boolean): void {
     let err: string | undefined = undefined;
     if (store.getStatus("loaded") !== true || store.watchedRevision() === 0) {
       err = loadAll();
+      if (err === LEAD_LOST) break;
     }
     if (err === undefined) err = checkNotBehind();
     if (err === undefined) {
@@ -108,7 +109,7 @@ export function run(this: void, premature: boolean): void {
         delay = 0.1;
         continue;
       }
-      if (err === "leadership lost") break;
+      if (err === LEAD_LOST) break;
     }
     store.setStatus("etcd", err);
     ngx.log(ngx.ERR, `etcd: ${err}; retrying in about ${delay}s`);

@@ -440,7 +440,7 @@ export interface Elb {
   request(o: Omit<RequestOptions, "url" | "port"> | string): Promise<Response>;
   /** The admin token header, when ELB_ADMIN_TOKEN was given. */
   adminHeaders(): Record<string, string>;
-  /** Waits until GET /__erulb__/status says {"loaded": true} (the node read etcd); returns that body. */
+  /** Waits until GET /__erulb__/status says {"loaded": true} (the node read etcd) and every worker applied it; returns that body. */
   waitLoaded(timeoutMs?: number): Promise<any>;
 }
 
@@ -533,7 +533,10 @@ export async function startElb(opts: ElbOptions = {}): Promise<Elb> {
       return waitFor(
         async () => {
           const r = await request({ port, path: "/__erulb__/status", headers: adminHeaders(), timeoutMs: 2000 });
-          return r.status === 200 && r.json?.loaded === true ? r.json : undefined;
+          // loaded, and every worker applied what the load committed (they follow within ms)
+          const s = r.json;
+          const caughtUp = s?.workers?.every((w: any) => w.applied_event >= s.last_event);
+          return r.status === 200 && s?.loaded === true && caughtUp ? s : undefined;
         },
         timeoutMs,
         `ELB on ${HOST}:${port} to load from etcd`,

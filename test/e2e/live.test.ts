@@ -47,7 +47,7 @@ describe("changes made with etcdctl", () => {
   let elb: Elb;
   beforeAll(async () => {
     elb = await startElb({ etcd: etcd.endpoint, elbName: "LIVE", workers: 2 });
-    await waitFor(async () => (await status(elb)).loaded, 10000, "the load");
+    await elb.waitLoaded(10000);
   });
 
   it("take effect on both workers, with no reload", async () => {
@@ -147,7 +147,7 @@ describe("a 3-member etcd cluster", () => {
     const cluster = await startEtcdCluster(3);
     const elb = await startElb({ etcd: cluster.endpoints, elbName: "HA", workers: 2 });
     await put(cluster.endpoints, `/HA/upstreams/up1/${a.addr}`, "");
-    await waitFor(async () => (await status(elb)).loaded, 10000, "the load");
+    await elb.waitLoaded(10000);
     const leader = await cluster.leader();
     let lastRev = 0;
     for (let i = 1; i <= 40; i++) {

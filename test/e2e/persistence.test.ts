@@ -33,7 +33,7 @@ describe("loading from etcd", () => {
     await etcdctl(etcd.endpoint, "put", "/HAND/rules/broken.test", '{"init": "x", "rules": {');
     await etcdctl(etcd.endpoint, "put", "/HAND/other/thing", "ignored");
     const elb = await startElb({ etcd: etcd.endpoint, elbName: "HAND" });
-    await waitFor(async () => (await status(elb)).loaded, 10000, "the initial load");
+    await elb.waitLoaded(10000);
     expect((await elb.request({ path: "/", headers: { Host: "one.test" } })).json.backend).toBe("A");
     expect((await elb.request({ path: "/", headers: { Host: "two.test" } })).json.backend).toBe("B");
     expect((await elb.request({ path: "/", headers: { Host: "broken.test" } })).status).toBe(404);
@@ -74,7 +74,7 @@ describe("dump and restart", () => {
     await waitFor(async () => (await elb.request({ path: "/", headers: { Host: "f.test" } })).status === 200, 5000, "f.test to route");
 
     await elb.restart();
-    await waitFor(async () => (await status(elb)).loaded, 10000, "the load after restart");
+    await elb.waitLoaded(10000);
     expect((await elb.request("/__erulb__/upstream")).json).toEqual(upstreamsBefore);
     expect((await elb.request("/__erulb__/domain")).json).toEqual({ ...domainsBefore, "f.test": backendRules("up1") });
     expect((await elb.request({ path: "/", headers: { Host: "d.test" } })).json.backend).toBe("A");
@@ -108,7 +108,7 @@ describe("etcd down at start", () => {
     await waitFor(async () => /etcd unreachable/.test((await status(elb)).etcd), 5000, "the etcd state in status");
     expect((await elb.request({ path: "/", headers: { Host: "late.test" } })).status).toBe(404);
     await etcd.restart();
-    await waitFor(async () => (await status(elb)).loaded, 15000, "the load once etcd is back");
+    await elb.waitLoaded(15000);
     expect((await elb.request({ path: "/", headers: { Host: "late.test" } })).json.backend).toBe("A");
     expect(elb.errorLog()).toMatch(/etcd: etcd unreachable: .*; retrying in about/);
     await elb.stop();
