@@ -74,7 +74,7 @@ export function ladder(conf, backendAddr) {
     { id: "elb-conf", label: "ELB's nginx.conf, no per-request Lua (static upstream)", opts: { balancer: "static", access: "none", extra: [] } },
     { id: "lua-balancer", label: "+ balancer_by_lua setting a fixed peer", opts: { balancer: "fixed", access: "none", extra: [] } },
     { id: "empty-access", label: "+ an empty access_by_lua", opts: { balancer: "fixed", access: "empty", extra: [] } },
-    { id: "elb-access", label: "+ ELB's access phase (Host lookup, ua and path regexes, ngx.ctx, $elb_upstream)", opts: { balancer: "fixed", access: "elb", extra: [] } },
+    { id: "elb-access", label: "+ ELB's access phase (Host lookup, ua and path regexes, ngx.ctx)", opts: { balancer: "fixed", access: "elb", extra: [] } },
     { id: "elb-balancer", label: "+ ELB's balancer phase (policy, health, round robin)", opts: { balancer: "elb", access: "elb", extra: [] } },
   ];
   const kept = [];

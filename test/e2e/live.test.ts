@@ -1,6 +1,8 @@
 // Live configuration: changes made in etcd by hand reach every worker at once; the watch
 // survives a killed worker, etcd restarts, compaction, a cluster losing its leader, and etcd
 // being down at start; nodes converge and register themselves.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backend, Elb, Etcd, etcdctl, sleep, startBackend, startElb, startEtcd, stopAll, waitFor } from "./harness";
 import { etcdctlRetry, killNginx, nginxPids, startEtcdCluster, startProxy, stopFleet } from "./fleet";
@@ -172,7 +174,9 @@ describe("etcd down at start", () => {
     const rev = await put(etcd.endpoint, "/DISK/rules/disk.test", backendRules("up1"));
     await waitFor(() => allWorkersAt(elb, rev), 5000, "the config");
     await waitFor(async () => (await etcdctl(etcd.endpoint, "get", "--prefix", "--keys-only", "/DISK/nodes/")).stdout.trim() !== "", 5000, "registration");
-    await sleep(1500); // the snapshot is written at most once a second
+    // the snapshot is written once changes were quiet for a second
+    const snapshot = join(elb.prefix, "state/snapshot");
+    await waitFor(() => { try { return readFileSync(snapshot, "utf8").includes("disk.test"); } catch { return false; } }, 10000, "the snapshot");
     await elb.stop();
     // while the node is down, etcd changes; then etcd goes down too
     await put(etcd.endpoint, "/DISK/rules/disk.test", backendRules(b.addr));
