@@ -4,8 +4,9 @@
 // draining) keeps the client there, and the answer gets a cookie naming its server when the
 // request did not carry that one ($elb_cookie, sent by add_header). A retry (connect error or
 // timeout, proxy_next_upstream; nginx itself never retries a non-idempotent request once it
-// was sent) records the failure and never goes back to a server this request already tried while another is usable. When
-// no server is usable, on_all_down "any" tries them anyway (nginx's way), "fail" answers 502.
+// was sent) records the failure and never goes back to a server this request already tried
+// while another is usable. When no server is usable, on_all_down "any" tries them anyway
+// (nginx's way), "fail" answers 502.
 // Plain Lua.
 import * as balancer from "ngx.balancer";
 import { Peer } from "../core/balancer/peer";
