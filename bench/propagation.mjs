@@ -5,7 +5,7 @@ import { propagation, propagationMarkdown } from "./sections/propagation.mjs";
 installHandlers();
 try {
   const sizes = (process.argv[2] ?? "1,100000").split(",").map(Number);
-  const res = await propagation({ sizes, samples: Number(process.env.SAMPLES ?? 200) });
+  const res = await propagation({ sizes, samples: Number(process.env.SAMPLES ?? 500) });
   console.log(JSON.stringify(res, null, 2));
   console.log(propagationMarkdown(res));
 } finally {

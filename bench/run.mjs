@@ -48,7 +48,7 @@ const SECTIONS = [
   {
     id: "propagation",
     title: "Propagation latency (etcd write -> every worker routes by it)",
-    run: (ctx) => propagation({ samples: ctx.quick ? 50 : 200, log: ctx.log }),
+    run: (ctx) => propagation({ samples: ctx.quick ? 50 : 500, log: ctx.log }),
     markdown: propagationMarkdown,
     targets: (d) =>
       d.sizes.map((s) => ({ target: `propagation p99 ≤ 10 ms at ${s.domains.toLocaleString("en-US")} domains`, value: `${s.p99_ms.toFixed(1)} ms`, met: s.p99_ms <= 10 })),

@@ -85,4 +85,30 @@ describe("config store", function()
     sync.poll()
     assert.is_true(sync.waitForWorkers(store.lastSeq(), 0.05))
   end)
+
+  it("a poll that yields mid-batch reports the batch only when it is whole; a poll meanwhile goes on from there", function()
+    local changes = {}
+    for i = 1, 1200 do changes[i] = { key = "/ELB/rules/bulk" .. i .. ".example", value = RULES } end
+    local revBefore = sync.appliedRevision()
+    local seq = assert(store.commit(changes, 200, true))
+    local first = ngx.thread.spawn(function() sync.poll(true) end)
+    -- it applied a part, then let others run
+    assert.is_true(sync.appliedSeq() > seq - 1200 and sync.appliedSeq() < seq)
+    assert.equals(revBefore, sync.appliedRevision())
+    assert.equals(revBefore, store.progressOf(0).revision)
+    -- the poll timer does not start a second yielding poll meanwhile
+    local at = sync.appliedSeq()
+    sync.poll(true)
+    assert.equals(at, sync.appliedSeq())
+    -- an admin write's poll finishes the batch from where the first one was
+    sync.poll()
+    assert.equals(seq, sync.appliedSeq())
+    assert.equals(200, sync.appliedRevision())
+    assert.is_not_nil(view.domains["bulk1.example"])
+    assert.is_not_nil(view.domains["bulk1200.example"])
+    assert.is_true(ngx.thread.wait(first))
+    assert.equals(seq, sync.appliedSeq())
+    assert.equals(200, store.progressOf(0).revision)
+  end)
 end)
+

@@ -6,10 +6,11 @@
 import { parseKey, rootPrefix } from "../core/keys";
 import { Problem } from "../core/problems";
 import { etcd } from "./client";
-import { isLeader, LEAD_LOST } from "./leader";
+import { holds, LEAD_LOST } from "./leader";
 import { settings } from "./settings";
 import * as store from "./store";
 import { Change } from "./store";
+import { letOthersRun } from "./pause";
 import { checkStoredValue } from "./validate";
 
 /** Validates a value from etcd; logs and records it when invalid. */
@@ -27,13 +28,16 @@ export function admit(key: string, value: string, rev: number): boolean {
   return false;
 }
 
-/** Reads etcd once and commits what changed. Returns an error message when it could not. */
-export function loadAll(): string | undefined {
+/**
+ * Reads etcd once and commits what changed, for the leader task of lead `term`. Returns an
+ * error message when it could not.
+ */
+export function loadAll(term: number): string | undefined {
   const [res, err] = etcd().getPrefix(rootPrefix(settings.elbName));
   if (res === undefined) return err;
   // a long read can outlast the lead: the new leader may already have followed the watch
   // past res.revision, and committing this older read would set it back
-  if (!isLeader()) return LEAD_LOST;
+  if (!holds(term)) return LEAD_LOST;
   if (res.revision < store.watchedRevision()) {
     ngx.log(ngx.WARN, `etcd is at revision ${res.revision}, behind this node's ${store.watchedRevision()}: adopting etcd's configuration`);
     store.rebase();
@@ -46,7 +50,7 @@ export function loadAll(): string | undefined {
     seen.set(kv.key, true);
     n += 1;
     // let the leader's other timers (its lead renewal) run during a long load
-    if (n % 500 === 0) ngx.sleep(0);
+    if (n % 500 === 0) letOthersRun();
     if (!admit(kv.key, kv.value, kv.modRevision)) continue;
     const old = store.read(kv.key);
     if (old === undefined || old.value !== kv.value) changes.push({ key: kv.key, value: kv.value });
@@ -55,7 +59,7 @@ export function loadAll(): string | undefined {
     const old = store.read(key);
     if (old !== undefined && old.value !== undefined && !seen.has(key)) changes.push({ key, value: undefined });
   }
-  const [, cerr] = store.commit(changes, res.revision);
+  const [, cerr] = store.commit(changes, res.revision, true);
   if (cerr !== undefined) return cerr;
   store.setWatchedRevision(res.revision);
   store.setStatus("loaded", true);

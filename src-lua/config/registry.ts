@@ -5,7 +5,7 @@
 // do not make each other write again.
 import { etcd } from "./client";
 import { encode } from "./json";
-import { isLeader } from "./leader";
+import { holds } from "./leader";
 import { settings } from "./settings";
 import * as store from "./store";
 
@@ -30,13 +30,13 @@ function describeNode(): string {
   });
 }
 
-export function run(this: void, premature: boolean): void {
+export function run(this: void, premature: boolean, term: number): void {
   if (premature) return;
   let lease: string | undefined = undefined;
   let published = "";
   let publishedRev = -1;
   let lastKeepalive = 0;
-  while (isLeader() && !ngx.worker.exiting()) {
+  while (holds(term) && !ngx.worker.exiting()) {
     ngx.update_time();
     if (lease === undefined) {
       const [l, err] = etcd().leaseGrant(LEASE_TTL);

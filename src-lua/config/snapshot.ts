@@ -5,11 +5,12 @@
 // written and read fast at 100,000 domains without JSON:
 //   ELB-SNAPSHOT 1 <revision> <count>\n  then per key  <key length> <value length>\n<key><value>\n
 import { policyKey, rulesKey, serverKey } from "../core/keys";
-import { isLeader } from "./leader";
+import { holds } from "./leader";
 import { settings } from "./settings";
 import * as store from "./store";
 import { Change } from "./store";
 import { appliedRevision, appliedSeq as lastEventSeen } from "./sync";
+import { letOthersRun } from "./pause";
 import { checkStoredValue } from "./validate";
 import { domains, policies, upstreams } from "./view";
 
@@ -37,7 +38,7 @@ export function write(): string | undefined {
   const add = (key: string, value: string): void => {
     f.write(key.length, " ", value.length, "\n", key, value, "\n");
     count += 1;
-    if (count % 5000 === 0) ngx.sleep(0);
+    if (count % 5000 === 0) letOthersRun();
   };
   const name = settings.elbName;
   for (const [domain, d] of domains) add(rulesKey(name, domain), d.raw);
@@ -58,13 +59,13 @@ const QUIET = 1;
 const AT_MOST_EVERY = 10;
 
 /** A leader task: rewrites the snapshot once changes are quiet (and when it starts to lead). */
-export function run(this: void, premature: boolean): void {
+export function run(this: void, premature: boolean, term: number): void {
   if (premature) return;
   ngx.update_time();
   let seen = lastEventSeen();
   let changedAt = ngx.now();
   let pendingSince = ngx.now();
-  while (isLeader() && !ngx.worker.exiting()) {
+  while (holds(term) && !ngx.worker.exiting()) {
     ngx.sleep(0.5);
     ngx.update_time();
     const now = ngx.now();

@@ -8,6 +8,8 @@
 // Only values that passed validation get here. A writer takes the elb_locks "store" lock,
 // so changes enter in one order; each is kept only if it is newer than what is stored.
 
+import { letOthersRun } from "./pause";
+
 const dict = ngx.shared.elb_config!;
 const locks = ngx.shared.elb_locks!;
 
@@ -72,13 +74,17 @@ function unlock(): void {
 
 /**
  * Records changes seen at etcd revision `rev`. Returns the last event number, or an error
- * (the dict is full: the operator must give elb_config more room).
+ * (the dict is full: the operator must give elb_config more room). With mayYield (a timer
+ * or a request, not init) a big batch lets the worker's other timers run as it goes; the
+ * workers see the batch only once it is whole (the event count is set at the end).
  */
-export function commit(changes: Change[], rev: number): LuaMultiReturn<[number, undefined] | [undefined, string]> {
+export function commit(changes: Change[], rev: number, mayYield?: boolean): LuaMultiReturn<[number, undefined] | [undefined, string]> {
   if (!lock()) return $multi(undefined, "the configuration store is locked by another writer");
   let seq = lastSeq();
   let err: string | undefined = undefined;
-  for (const c of changes) {
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i];
+    if (mayYield && i % 5000 === 4999) letOthersRun();
     const old = read(c.key);
     // etcd's order decides: a change no newer than what is stored is already in effect
     if (old !== undefined && old.rev >= rev) continue;

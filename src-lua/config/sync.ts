@@ -3,9 +3,12 @@
 // a worker that writes through the admin API calls poll() itself before answering.
 import * as store from "./store";
 import { applyKey } from "./apply";
+import { letOthersRun } from "./pause";
 
 let applied = 0;
 let appliedRev = 0;
+/** the newest revision among the events taken so far; it counts as applied once a poll ends */
+let takenRev = 0;
 
 function applyFromStore(key: string): void {
   const e = store.read(key);
@@ -28,32 +31,57 @@ export function syncAll(): void {
   for (const key of store.allKeys()) applyFromStore(key);
   applied = seq;
   appliedRev = rev;
+  takenRev = rev;
   store.markApplied(ngx.worker.id() ?? 0, applied, appliedRev);
 }
 
 /**
- * Applies the events since the last poll, in order. From a timer (mayYield) it lets other
- * timers run every few hundred changes, so a burst of 100,000 does not starve them.
+ * Applies the events since the last one applied, in order. From a timer (mayYield) it lets
+ * other timers run every few hundred changes, so a burst of 100,000 does not starve them;
+ * a poll that starts meanwhile (an admin write's) goes on from the same place, so no event
+ * is applied twice.
  */
 export function poll(mayYield?: boolean): void {
+  if (mayYield) {
+    // the poll timer does not start a second poll while one yields
+    if (yielding) return;
+    yielding = true;
+    const [ok, err] = pcall(applyNew, true);
+    yielding = false;
+    if (!ok) ngx.log(ngx.ERR, `applying configuration events: ${err}`);
+  } else {
+    applyNew(false);
+  }
+}
+
+let yielding = false;
+
+function applyNew(mayYield: boolean): void {
   const seq = store.lastSeq();
   if (seq <= applied) return;
+  // a key applied by this call already shows its later events up to seq
   const done = new LuaTable<string, boolean>();
-  for (let n = applied + 1; n <= seq; n++) {
+  let count = 0;
+  while (applied < seq) {
+    const n = applied + 1;
     const [key, rev] = store.eventAt(n);
     if (key === undefined) {
       ngx.log(ngx.WARN, `config event ${n} is gone; reapplying the whole configuration`);
       syncAll();
       return;
     }
+    applied = n;
+    if (rev > takenRev) takenRev = rev;
     if (!done.has(key)) {
       done.set(key, true);
       applyFromStore(key);
-      if (mayYield && n % 500 === 0) ngx.sleep(0);
+      count += 1;
+      if (mayYield && count % 500 === 0 && applied < seq) letOthersRun();
     }
-    if (rev > appliedRev) appliedRev = rev;
   }
-  if (seq > applied) applied = seq; // another poll may have run while this one yielded
+  // every event taken is applied by now (each is applied as soon as it is taken), but not
+  // before: a revision half applied must not be reported, nor written in the snapshot
+  if (takenRev > appliedRev) appliedRev = takenRev;
   store.markApplied(ngx.worker.id() ?? 0, applied, appliedRev);
 }
 

@@ -7,7 +7,7 @@
 import { parseKey, rootPrefix } from "../core/keys";
 import { prefixEnd, WatchEvent } from "./etcd";
 import { etcd } from "./client";
-import { isLeader, LEAD_LOST } from "./leader";
+import { holds, LEAD_LOST } from "./leader";
 import { admit, loadAll } from "./loader";
 import { settings } from "./settings";
 import * as store from "./store";
@@ -46,12 +46,12 @@ function isCompaction(err: string): boolean {
 }
 
 /** Follows one watch stream until it ends; returns why it ended. */
-function follow(fromRev: number): string {
+function follow(fromRev: number, term: number): string {
   const [stream, err] = etcd().watch(rootPrefix(settings.elbName), { prefix: true, startRevision: fromRev, progressNotify: true });
   if (stream === undefined) return err!;
   store.setStatus("etcd", "connected");
   let why = LEAD_LOST;
-  while (isLeader() && !ngx.worker.exiting()) {
+  while (holds(term) && !ngx.worker.exiting()) {
     const [msg, merr] = stream.next(READ_TIMEOUT_MS);
     if (msg === undefined) {
       if (merr === "timeout") continue;
@@ -91,18 +91,18 @@ function checkNotBehind(): string | undefined {
   return `etcd's revision ${res.revision} is behind this node's ${store.watchedRevision()}: etcd was replaced or restored; this node keeps its configuration until PUT /__erulb__/dump writes it to etcd, or a restart adopts etcd's`;
 }
 
-export function run(this: void, premature: boolean): void {
+export function run(this: void, premature: boolean, term: number): void {
   if (premature) return;
   let delay = 0.1;
-  while (isLeader() && !ngx.worker.exiting()) {
+  while (holds(term) && !ngx.worker.exiting()) {
     let err: string | undefined = undefined;
     if (store.getStatus("loaded") !== true || store.watchedRevision() === 0) {
-      err = loadAll();
+      err = loadAll(term);
       if (err === LEAD_LOST) break;
     }
     if (err === undefined) err = checkNotBehind();
     if (err === undefined) {
-      err = follow(store.watchedRevision() + 1);
+      err = follow(store.watchedRevision() + 1, term);
       if (isCompaction(err)) {
         ngx.log(ngx.WARN, `${err}; reloading everything`);
         store.setStatus("loaded", false);

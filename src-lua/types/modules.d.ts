@@ -29,6 +29,7 @@ declare module "ffi" {
   export function string(ptr: any, len?: number): string;
   export function cast(ctype: string, value: any): any;
   export function gc(cdata: any, finalizer: any): any;
+  export function errno(): number;
   export const C: any;
 }
 

@@ -84,6 +84,12 @@ describe("changes made with etcdctl", () => {
     const leader = before.leader_pid;
     expect(nginxPids(elb.prefix)).toContain(leader);
     process.kill(leader, "SIGKILL");
+    // the lead's TTL is 5 s; a dead leader is noticed (its pid is gone) at the next 0.2 s tick
+    const moved = await waitFor(async () => {
+      const s = await status(elb);
+      return s.leader_pid !== leader && s.leader_pid !== 0 && s;
+    }, 1500, "another worker to take the lead within a second");
+    expect(nginxPids(elb.prefix)).toContain(moved.leader_pid);
     const rev = await put(etcd.endpoint, "/LIVE/rules/after-kill.test", backendRules(a.addr));
     const s = await waitFor(() => allWorkersAt(elb, rev), 5000, "a new leader to deliver the change");
     expect(s.leader_pid).not.toBe(leader);
