@@ -22,7 +22,7 @@ export function path(): string {
 
 /**
  * Writes what this worker routes by (the leader's view: no scan of the shared dict, which
- * would lock it for every worker). Yields every few thousand entries, so that at 100,000
+ * would lock it for every worker). Yields every thousand entries, so that at 100,000
  * domains the worker's other timers (the watch, the event log) keep running meanwhile.
  */
 export function write(): string | undefined {
@@ -38,7 +38,7 @@ export function write(): string | undefined {
   const add = (key: string, value: string): void => {
     f.write(key.length, " ", value.length, "\n", key, value, "\n");
     count += 1;
-    if (count % 5000 === 0) letOthersRun();
+    if (count % 1000 === 0) letOthersRun();
   };
   const name = settings.elbName;
   for (const [domain, d] of domains) add(rulesKey(name, domain), d.raw);
