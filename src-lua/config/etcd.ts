@@ -455,24 +455,41 @@ export class EtcdClient {
   }
 
   /**
-   * Every key under prefix, read page by page (pageSize keys per request), all pages at
-   * the revision of the first one, so the result is one consistent snapshot.
+   * Every key under prefix, read page by page (pageSize keys per request), all pages at the
+   * revision of the first one, so the result is one consistent snapshot. Each page goes to
+   * onPage while the next one is being read, so etcd's work and the caller's overlap.
+   * Returns that revision.
    */
-  getPrefix(prefix: string, pageSize?: number): Result<PrefixResult> {
+  eachPage(prefix: string, onPage: (this: void, kvs: KeyValue[]) => void, pageSize?: number): Result<number> {
     const limit = pageSize ?? PAGE_SIZE;
     const end = prefixEnd(prefix);
-    const kvs: KeyValue[] = [];
-    let from = prefix;
-    let revision: number | undefined = undefined;
+    const [first, err] = this.range(prefix, end, { limit: limit });
+    if (first === undefined) return $multi(undefined, err!);
+    let page = first;
+    const revision = page.revision;
     for (;;) {
-      const [page, err] = this.range(from, end, { limit: limit, revision: revision });
-      if (page === undefined) return $multi(undefined, err!);
-      if (revision === undefined) revision = page.revision;
-      for (const kv of page.kvs) kvs[kvs.length] = kv;
-      if (!page.more || page.kvs.length === 0) break;
-      from = page.kvs[page.kvs.length - 1].key + "\0";
+      let next: NgxThread | undefined = undefined;
+      if (page.more && page.kvs.length > 0) {
+        const from = page.kvs[page.kvs.length - 1].key + "\0";
+        next = ngx.thread.spawn(() => this.range(from, end, { limit: limit, revision: revision }));
+      }
+      onPage(page.kvs);
+      if (next === undefined) return $multi(revision, undefined);
+      const [ok, nextPage, nextErr] = ngx.thread.wait(next);
+      if (!ok) return $multi(undefined, `reading etcd: ${nextPage}`);
+      if (nextPage === undefined) return $multi(undefined, nextErr as string);
+      page = nextPage as RangeResult;
     }
-    return $multi({ kvs: kvs, revision: revision! }, undefined);
+  }
+
+  /** Every key under prefix at one revision (see eachPage). */
+  getPrefix(prefix: string, pageSize?: number): Result<PrefixResult> {
+    const kvs: KeyValue[] = [];
+    const [revision, err] = this.eachPage(prefix, (page) => {
+      for (const kv of page) kvs[kvs.length] = kv;
+    }, pageSize);
+    if (revision === undefined) return $multi(undefined, err!);
+    return $multi({ kvs: kvs, revision: revision }, undefined);
   }
 
   /** lease: a lease ID from leaseGrant, to attach the key to. */

@@ -33,36 +33,42 @@ export function admit(key: string, value: string, rev: number): boolean {
  * error message when it could not.
  */
 export function loadAll(term: number): string | undefined {
-  const [res, err] = etcd().getPrefix(rootPrefix(settings.elbName));
-  if (res === undefined) return err;
-  // a long read can outlast the lead: the new leader may already have followed the watch
-  // past res.revision, and committing this older read would set it back
-  if (!holds(term)) return LEAD_LOST;
-  if (res.revision < store.watchedRevision()) {
-    ngx.log(ngx.WARN, `etcd is at revision ${res.revision}, behind this node's ${store.watchedRevision()}: adopting etcd's configuration`);
-    store.rebase();
-  }
+  ngx.update_time();
+  const started = ngx.now();
   const changes: Change[] = [];
   const seen = new LuaTable<string, boolean>();
   let n = 0;
-  for (const kv of res.kvs) {
-    if (parseKey(settings.elbName, kv.key) === undefined) continue;
-    seen.set(kv.key, true);
-    n += 1;
-    // let the leader's other timers (its lead renewal) run during a long load
-    if (n % 500 === 0) letOthersRun();
-    if (!admit(kv.key, kv.value, kv.modRevision)) continue;
-    const old = store.read(kv.key);
-    if (old === undefined || old.value !== kv.value) changes.push({ key: kv.key, value: kv.value });
-  }
+  // each page is validated while etcd reads the next one
+  const [revision, err] = etcd().eachPage(rootPrefix(settings.elbName), (kvs) => {
+    for (const kv of kvs) {
+      if (parseKey(settings.elbName, kv.key) === undefined) continue;
+      seen.set(kv.key, true);
+      n += 1;
+      // let the leader's other timers (its lead renewal) run during a long load
+      if (n % 500 === 0) letOthersRun();
+      if (!admit(kv.key, kv.value, kv.modRevision)) continue;
+      const old = store.read(kv.key);
+      if (old === undefined || old.value !== kv.value) changes.push({ key: kv.key, value: kv.value });
+    }
+  });
+  if (revision === undefined) return err;
   for (const key of store.allKeys()) {
     const old = store.read(key);
     if (old !== undefined && old.value !== undefined && !seen.has(key)) changes.push({ key, value: undefined });
   }
-  const [, cerr] = store.commit(changes, res.revision, true);
+  // a long read can outlast the lead: the new leader may already have followed the watch
+  // past this revision, and committing this older read would set it back
+  if (!holds(term)) return LEAD_LOST;
+  if (revision < store.watchedRevision()) {
+    // the values compared above stay as they are; only their revisions are forgotten
+    ngx.log(ngx.WARN, `etcd is at revision ${revision}, behind this node's ${store.watchedRevision()}: adopting etcd's configuration`);
+    store.rebase();
+  }
+  const [, cerr] = store.commit(changes, revision, true);
   if (cerr !== undefined) return cerr;
-  store.setWatchedRevision(res.revision);
+  store.setWatchedRevision(revision);
   store.setStatus("loaded", true);
-  ngx.log(ngx.NOTICE, `loaded ${n} keys from etcd at revision ${res.revision} (${changes.length} changed)`);
+  ngx.update_time();
+  ngx.log(ngx.NOTICE, string.format("loaded %d keys from etcd at revision %d in %.2fs, %d changed", n, revision, ngx.now() - started, changes.length));
   return undefined;
 }

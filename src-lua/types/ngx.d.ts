@@ -28,6 +28,11 @@ declare interface NgxTcpSocket {
   close(this: NgxTcpSocket): LuaMultiReturn<[1 | undefined, string | undefined]>;
 }
 
+/** a light thread of ngx.thread */
+declare interface NgxThread {
+  readonly __ngxThread: never;
+}
+
 declare interface NgxUdpSocket {
   setpeername(this: NgxUdpSocket, host: string, port: number): LuaMultiReturn<[1 | undefined, string | undefined]>;
   send(this: NgxUdpSocket, data: string): LuaMultiReturn<[1 | undefined, string | undefined]>;
@@ -77,6 +82,12 @@ declare interface Ngx {
   every(this: void, delay: number, callback: NgxTimerCallback, ...args: any[]): LuaMultiReturn<[1 | undefined, string | undefined]>;
   running_count(this: void): number;
   pending_count(this: void): number;
+  };
+  readonly thread: {
+  spawn(this: void, fn: (this: void, ...args: any[]) => any, ...args: any[]): NgxThread;
+  /** true and what the thread returned, or false and its error */
+  wait(this: void, ...threads: NgxThread[]): LuaMultiReturn<[boolean, ...unknown[]]>;
+  kill(this: void, thread: NgxThread): LuaMultiReturn<[1 | undefined, string | undefined]>;
   };
   readonly socket: {
   tcp(this: void): NgxTcpSocket;
