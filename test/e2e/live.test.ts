@@ -101,6 +101,22 @@ describe("changes made with etcdctl", () => {
     }
   });
 
+  it("keep flowing across an nginx reload: a new worker takes the lead within a second", async () => {
+    const [master, ...oldWorkers] = nginxPids(elb.prefix);
+    process.kill(master, "SIGHUP");
+    const s = await waitFor(async () => {
+      const st = await status(elb);
+      return st.leader_pid !== 0 && !oldWorkers.includes(st.leader_pid) && st;
+    }, 1500, "a new worker to lead within a second of the reload");
+    expect(nginxPids(elb.prefix)).toContain(s.leader_pid);
+    const rev = await put(etcd.endpoint, "/LIVE/rules/after-reload.test", backendRules(a.addr));
+    await waitFor(() => allWorkersAt(elb, rev), 3000, "the change after the reload");
+    for (let i = 0; i < 10; i++) {
+      expect(await backendFor(elb, "after-reload.test")).toBe("A");
+      expect(await backendFor(elb, "after-kill.test")).toBe("A");
+    }
+  });
+
   it("resume after etcd is killed and restarted, with changes made meanwhile, in order", async () => {
     etcd.kill("SIGKILL");
     await sleep(300);
