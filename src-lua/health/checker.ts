@@ -1,7 +1,6 @@
-// Active health checks, once per node: every worker runs a TICK timer, and the one holding
-// the "healthcheck" lock in elb_locks (renewed every tick, expiring after LOCK_TTL, so that
-// another worker takes over within seconds when the holder dies) sends the checks that are
-// due, each from its own timer over a cosocket. Results go to the elb_health dict (see
+// Active health checks, once per node: every worker runs a TICK timer, and the one that leads
+// the node (config/leader.ts; another takes over at once when it dies) sends the checks that
+// are due, each from its own timer over a cosocket. Results go to the elb_health dict (see
 // state.ts), where every worker's balancer reads them. The state machine:
 //   http:        an answer in `statuses` (default 200..399) is a success, anything else (no
 //                answer, a timeout, another status) a failure; `fall` failures in a row mark
@@ -13,13 +12,11 @@
 // Every change is logged and counted (state.ts changed()).
 import { HealthCheck, isHealthyStatus, nodeStateOf } from "../core/policy";
 import { Peer } from "../core/balancer/peer";
+import { isLeader, leaderPid } from "../config/leader";
 import { upstreams } from "../config/view";
 import { changed, DRAIN, OFFLINE, UNHEALTHY } from "./state";
 
-const locks = ngx.shared.elb_locks!;
 const dict = ngx.shared.elb_health!;
-const LOCK = "healthcheck";
-const LOCK_TTL = 3;
 const TICK = 0.1;
 /** checks in flight at once; more wait for the next tick */
 const MAX_RUNNING = 64;
@@ -31,10 +28,6 @@ const running = new LuaTable<string, boolean>();
 let runningCount = 0;
 /** peer keys whose state this worker wrote while leading (forgotten when they go away) */
 const tracked = new LuaTable<string, boolean>();
-
-export function isLeading(): boolean {
-  return leading;
-}
 
 function stateName(bits: number): string {
   if ((bits & OFFLINE) !== 0) return "offline";
@@ -198,32 +191,20 @@ function schedule(): void {
 }
 
 function tick(this: void, premature: boolean): void {
-  const pid = ngx.worker.pid();
-  const [holder] = locks.get(LOCK);
-  if (premature || ngx.worker.exiting()) {
-    if (holder === pid) locks.delete(LOCK);
+  const lead = !premature && !ngx.worker.exiting() && isLeader();
+  if (!lead) {
+    if (leading && !premature) ngx.log(ngx.WARN, "worker ", ngx.worker.pid(), " no longer runs the health checks (", leaderPid(), " leads)");
     leading = false;
     return;
   }
-  if (holder === pid) {
-    locks.set(LOCK, pid, LOCK_TTL);
-  } else {
-    let took = false;
-    if (holder === undefined) [took] = locks.add(LOCK, pid, LOCK_TTL);
-    if (!took) {
-      if (leading) ngx.log(ngx.WARN, "worker ", pid, " no longer runs the health checks (", holder, " does)");
-      leading = false;
-      return;
-    }
-  }
   if (!leading) {
     leading = true;
-    ngx.log(ngx.NOTICE, "worker ", pid, " runs the active health checks of this node");
+    ngx.log(ngx.NOTICE, "worker ", ngx.worker.pid(), " runs the active health checks of this node");
   }
   schedule();
 }
 
-/** Every worker calls this at start; the one that holds the lock runs the checks. */
+/** Every worker calls this at start; the one that leads the node runs the checks. */
 export function start(): void {
   ngx.timer.every(TICK, tick);
 }
