@@ -1,7 +1,7 @@
 // statsd, with the Eru names: <ELBNAME>.<host with dots as _>.total (counter),
 // .status.<code> (counter) and .cost (timer, ms). Each worker aggregates in a table
 // (record() is plain Lua, on the log phase) and a timer sends everything every 100 ms in
-// datagrams of at most 1400 bytes. Timings beyond SAMPLES per name and interval are
+// datagrams of at most 1400 bytes (drain()). Timings beyond SAMPLES per name and interval are
 // reservoir-sampled and sent with a sample rate, so the packet count does not grow with
 // the request rate.
 
@@ -9,73 +9,112 @@ const MAX_DATAGRAM = 1400;
 const SAMPLES = 64;
 const INTERVAL = 0.1;
 
+// With the Host spread over many domains, most names get one request per interval: the first
+// status and cost are kept in the aggregate itself, so such a name costs one table, not three
+// (every allocation here is garbage for the worker's GC, which then walks the whole routing
+// table as well).
 interface Aggregate {
   total: number;
-  statuses: LuaTable<number, number>;
-  costs: number[];
+  status: number;
+  statusCount: number;
+  /** the other statuses, once a second one is seen */
+  statuses: LuaTable<number, number> | undefined;
+  cost: number;
+  /** all the costs kept, once a second one is seen */
+  costs: number[] | undefined;
   seen: number;
 }
 
 let pending = new LuaTable<string, Aggregate>();
 
 export function record(metric: string, status: number, costMs: number): void {
-  let a = pending.get(metric);
+  const a = pending.get(metric);
   if (a === undefined) {
-    a = { total: 0, statuses: new LuaTable(), costs: [], seen: 0 };
-    pending.set(metric, a);
+    pending.set(metric, { total: 1, status, statusCount: 1, statuses: undefined, cost: costMs, costs: undefined, seen: 1 });
+    return;
   }
   a.total = a.total + 1;
-  const st = a.statuses;
-  st.set(status, (st.get(status) ?? 0) + 1);
+  if (status === a.status) {
+    a.statusCount = a.statusCount + 1;
+  } else {
+    let st = a.statuses;
+    if (st === undefined) {
+      st = new LuaTable();
+      a.statuses = st;
+    }
+    st.set(status, (st.get(status) ?? 0) + 1);
+  }
   const seen = a.seen + 1;
   a.seen = seen;
+  let costs = a.costs;
+  if (costs === undefined) {
+    costs = [a.cost];
+    a.costs = costs;
+  }
   if (seen <= SAMPLES) {
-    a.costs[seen - 1] = costMs;
+    costs[seen - 1] = costMs;
   } else {
     const slot = math.random(1, seen);
-    if (slot <= SAMPLES) a.costs[slot - 1] = costMs;
+    if (slot <= SAMPLES) costs[slot - 1] = costMs;
   }
 }
 
-/** The statsd lines for what was recorded since the last call (and forgets it). */
+// Datagrams of at most MAX_DATAGRAM bytes, being filled. A line goes in as its pieces (the
+// name, the value, the type), never built as a string of its own: only the datagrams are.
+let datagrams: string[] = [];
+const pieces: string[] = [];
+let used = 0;
+let size = 0;
+
+function cut(): void {
+  if (used === 0) return;
+  datagrams.push(table.concat(pieces, "", 1, used));
+  used = 0;
+  size = 0;
+}
+
+function line(name: string, suffix: string, value: string, type: string): void {
+  const len = name.length + suffix.length + 1 + value.length + type.length;
+  if (used > 0 && size + 1 + len > MAX_DATAGRAM) cut();
+  let n = used;
+  if (n > 0) {
+    pieces[n] = "\n";
+    n += 1;
+    size += 1;
+  }
+  pieces[n] = name;
+  pieces[n + 1] = suffix;
+  pieces[n + 2] = ":";
+  pieces[n + 3] = value;
+  pieces[n + 4] = type;
+  used = n + 5;
+  size += len;
+}
+
+/** The statsd datagrams for what was recorded since the last call (and forgets it). */
 export function drain(): string[] {
   const batch = pending;
   pending = new LuaTable();
-  const lines: string[] = [];
+  datagrams = [];
   for (const [metric, a] of batch) {
-    lines.push(`${metric}.total:${a.total}|c`);
-    for (const [code, n] of a.statuses) lines.push(`${metric}.status.${code}:${n}|c`);
-    const kept = a.costs.length;
-    const rate = a.seen > kept ? string.format("|@%.4f", kept / a.seen) : "";
-    for (const c of a.costs) lines.push(`${metric}.cost:${string.format("%.3f", c)}|ms${rate}`);
-  }
-  return lines;
-}
-
-/** Packs lines into datagrams of at most MAX_DATAGRAM bytes. */
-export function pack(lines: string[]): string[] {
-  const out: string[] = [];
-  let cur: string[] = [];
-  let size = 0;
-  for (const line of lines) {
-    const add = line.length + (cur.length > 0 ? 1 : 0);
-    if (size + add > MAX_DATAGRAM && cur.length > 0) {
-      out.push(cur.join("\n"));
-      cur = [];
-      size = 0;
+    line(metric, ".total", tostring(a.total), "|c");
+    line(metric, `.status.${a.status}`, tostring(a.statusCount), "|c");
+    if (a.statuses !== undefined) for (const [code, n] of a.statuses) line(metric, `.status.${code}`, tostring(n), "|c");
+    if (a.costs === undefined) {
+      line(metric, ".cost", string.format("%.3f", a.cost), "|ms");
+    } else {
+      const kept = a.costs.length;
+      const type = a.seen > kept ? string.format("|ms|@%.4f", kept / a.seen) : "|ms";
+      for (const c of a.costs) line(metric, ".cost", string.format("%.3f", c), type);
     }
-    cur.push(line);
-    size = size + line.length + (cur.length > 1 ? 1 : 0);
   }
-  if (cur.length > 0) out.push(cur.join("\n"));
-  return out;
+  cut();
+  return datagrams;
 }
 
 /** Sends what is pending; returns false when the socket failed (and was closed). */
 function flush(sock: NgxUdpSocket): boolean {
-  const lines = drain();
-  if (lines.length === 0) return true;
-  for (const d of pack(lines)) {
+  for (const d of drain()) {
     const [ok, err] = sock.send(d);
     if (!ok) {
       ngx.log(ngx.ERR, `statsd send: ${err}`);
