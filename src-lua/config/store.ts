@@ -76,7 +76,7 @@ function unlock(): void {
  * Records changes seen at etcd revision `rev`. Returns the last event number, or an error
  * (the dict is full: the operator must give elb_config more room). With mayYield (a timer
  * or a request, not init) a big batch lets the worker's other timers run as it goes; the
- * workers see the batch only once it is whole (the event count is set at the end).
+ * workers take its events only once it is whole (the event count is set at the end).
  */
 export function commit(changes: Change[], rev: number, mayYield?: boolean): LuaMultiReturn<[number, undefined] | [undefined, string]> {
   if (!lock()) return $multi(undefined, "the configuration store is locked by another writer");

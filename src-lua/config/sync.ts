@@ -9,6 +9,8 @@ let applied = 0;
 let appliedRev = 0;
 /** the newest revision among the events taken so far; it counts as applied once a poll ends */
 let takenRev = 0;
+/** a poll from the timer is under way (and may be yielding) */
+let yielding = false;
 
 function applyFromStore(key: string): void {
   const e = store.read(key);
@@ -53,8 +55,6 @@ export function poll(mayYield?: boolean): void {
     applyNew(false);
   }
 }
-
-let yielding = false;
 
 function applyNew(mayYield: boolean): void {
   const seq = store.lastSeq();
