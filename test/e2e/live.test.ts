@@ -84,11 +84,12 @@ describe("changes made with etcdctl", () => {
     const leader = before.leader_pid;
     expect(nginxPids(elb.prefix)).toContain(leader);
     process.kill(leader, "SIGKILL");
-    // the lead's TTL is 5 s; a dead leader is noticed (its pid is gone) at the next 0.2 s tick
+    // a dead leader is noticed (its pid is gone) at the next 0.2 s tick; the deadline leaves
+    // room for a slow machine while staying under the lead's 5 s TTL, which would also move it
     const moved = await waitFor(async () => {
       const s = await status(elb);
       return s.leader_pid !== leader && s.leader_pid !== 0 && s;
-    }, 1500, "another worker to take the lead within a second");
+    }, 3000, "another worker to take the lead at once (before the 5 s TTL)");
     expect(nginxPids(elb.prefix)).toContain(moved.leader_pid);
     const rev = await put(etcd.endpoint, "/LIVE/rules/after-kill.test", backendRules(a.addr));
     const s = await waitFor(() => allWorkersAt(elb, rev), 5000, "a new leader to deliver the change");
@@ -101,13 +102,13 @@ describe("changes made with etcdctl", () => {
     }
   });
 
-  it("keep flowing across an nginx reload: a new worker takes the lead within a second", async () => {
+  it("keep flowing across an nginx reload: a new worker takes the lead at once", async () => {
     const [master, ...oldWorkers] = nginxPids(elb.prefix);
     process.kill(master, "SIGHUP");
     const s = await waitFor(async () => {
       const st = await status(elb);
       return st.leader_pid !== 0 && !oldWorkers.includes(st.leader_pid) && st;
-    }, 1500, "a new worker to lead within a second of the reload");
+    }, 3000, "a new worker to lead at once after the reload (before the 5 s TTL)");
     expect(nginxPids(elb.prefix)).toContain(s.leader_pid);
     const rev = await put(etcd.endpoint, "/LIVE/rules/after-reload.test", backendRules(a.addr));
     await waitFor(() => allWorkersAt(elb, rev), 3000, "the change after the reload");
