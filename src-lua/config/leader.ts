@@ -57,7 +57,9 @@ function tick(this: void, premature: boolean): void {
   }
   ngx.update_time();
   const now = ngx.now();
-  if (leading && now - lastTick > TTL / 2) ngx.log(ngx.WARN, `the lead was renewed ${now - lastTick}s after the last time (this worker was busy)`);
+  if (leading && now - lastTick > TTL / 2) {
+    ngx.log(ngx.WARN, string.format("the lead was renewed %.1fs after the last time (this worker was busy)", now - lastTick));
+  }
   lastTick = now;
   if (holder === pid) {
     locks.set(KEY, pid, TTL);

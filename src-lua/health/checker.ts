@@ -191,9 +191,9 @@ function schedule(): void {
 }
 
 function tick(this: void, premature: boolean): void {
-  const lead = !premature && !ngx.worker.exiting() && isLeader();
-  if (!lead) {
-    if (leading && !premature) ngx.log(ngx.WARN, "worker ", ngx.worker.pid(), " no longer runs the health checks (", leaderPid(), " leads)");
+  const stopping = premature || ngx.worker.exiting();
+  if (stopping || !isLeader()) {
+    if (leading && !stopping) ngx.log(ngx.WARN, "worker ", ngx.worker.pid(), " no longer runs the health checks (", leaderPid(), " leads)");
     leading = false;
     return;
   }
