@@ -11,8 +11,7 @@ const INTERVAL = 0.1;
 
 // With the Host spread over many domains, most names get one request per interval: the first
 // status and cost are kept in the aggregate itself, so such a name costs one table, not three
-// (every allocation here is garbage for the worker's GC, which then walks the whole routing
-// table as well).
+// (every one of them is garbage by the next interval).
 interface Aggregate {
   total: number;
   status: number;
