@@ -162,22 +162,6 @@ if [ -n "${npm_lifecycle_event:-}" ] && [ "$PPID" -gt 1 ]; then
 fi
 
 # ---- etcd -----------------------------------------------------------------------------------
-normalize_etcd() {
-  local out="" item
-  local IFS=','
-  for item in $1; do
-    item="${item//[[:space:]]/}"
-    [ -n "$item" ] || continue
-    case "$item" in
-      http://*|https://*) ;;
-      *) item="http://$item" ;;
-    esac
-    item="${item%/}"
-    out="${out:+$out,}$item"
-  done
-  printf '%s' "$out"
-}
-
 etcd_healthy() {
   if command -v etcdctl >/dev/null; then
     ETCDCTL_API=3 etcdctl --endpoints="$1" --dial-timeout=1s --command-timeout=1s endpoint health >/dev/null 2>&1
@@ -186,11 +170,9 @@ etcd_healthy() {
   fi
 }
 
-if [ -n "${ETCD:-}" ]; then
-  ETCD="$(normalize_etcd "$ETCD")"
-  [ -n "$ETCD" ] || die "ETCD holds no endpoint"
-  export ETCD
-else
+# ETCD, when set, is read by the engine (src-lua/core/endpoints.ts): a malformed one stops
+# nginx at start with a message saying what is wrong.
+if [ -z "${ETCD:-}" ]; then
   command -v etcd >/dev/null || die "etcd not found (run: bash scripts/install-deps.sh runtime)"
   peer_port=$((etcd_port + 1))
   [ "$etcd_port" -ge 1 ] && [ "$peer_port" -le 65535 ] || die "ELB_ETCD_PORT out of range: $etcd_port"

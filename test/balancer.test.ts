@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { Algorithm } from "../src-lua/core/balancer/algorithm";
 import { hash32 } from "../src-lua/core/balancer/hash";
 import { newPeer, Peer } from "../src-lua/core/balancer/peer";
-import { algorithms } from "../src-lua/core/balancer/registry";
+import { algorithms } from "../src-lua/core/balancer/algorithms";
 import { parseServerParams } from "../src-lua/core/server-params";
 
 const v = JSON.parse(readFileSync(new URL("./vectors/balancer.json", import.meta.url), "utf8"));

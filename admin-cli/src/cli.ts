@@ -1,5 +1,5 @@
 // What every command gets: its options, the output, and the etcd store (opened on first use).
-import { parseEndpoints, Store } from "./etcd";
+import { endpointUrls, Store } from "./etcd";
 import { Out } from "./output";
 
 export interface Ctx {
@@ -29,7 +29,7 @@ export const GLOBAL_VALUED = ["etcd", "name", "timeout"];
 export const GLOBAL_FLAGS = ["json", "help", "color"];
 
 export function makeCtx(out: Out, opts: Record<string, string | boolean>): Ctx {
-  const endpoints = parseEndpoints(String(opts.etcd ?? process.env.ETCD ?? "127.0.0.1:2379"));
+  const endpoints = endpointUrls(String(opts.etcd ?? process.env.ETCD ?? "127.0.0.1:2379"));
   const elbName = String(opts.name ?? process.env.ELBNAME ?? "ELB");
   const timeoutMs = Math.round(Number(opts.timeout ?? 5) * 1000);
   let store: Store | undefined;

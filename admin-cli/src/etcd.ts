@@ -1,6 +1,7 @@
 // The etcd side of elbctl: the connection (ETCD / --etcd, ELBNAME / --name), reads with their
 // revisions, and transactions built from plain put/delete lists with compares.
 import type { Etcd3 } from "etcd3";
+import { endpointName, parseEndpoints } from "../../src-lua/core/endpoints";
 
 // etcd3 (gRPC, protobuf) takes half a second to load: only commands that talk to etcd pay it.
 let Etcd3Class: typeof Etcd3 | undefined;
@@ -145,13 +146,11 @@ export function prefixEnd(prefix: string): Buffer {
   return Buffer.from([0]);
 }
 
-/** "host:port", "http://host:port", several separated by commas, as ELB's ETCD takes them. */
-export function parseEndpoints(s: string): string[] {
-  return s
-    .split(",")
-    .map((e) => e.trim())
-    .filter((e) => e !== "")
-    .map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`));
+/** The ETCD setting (or --etcd) as URLs for etcd3, read by the engine's own parser. */
+export function endpointUrls(spec: string): string[] {
+  const eps = parseEndpoints(spec);
+  if (typeof eps === "string") throw new CliError(`ETCD / --etcd: ${eps}`, 2);
+  return eps.map((ep) => `http://${endpointName(ep)}`);
 }
 
 /** Runs `attempt` again (up to 5 times) while a guard fails because of a concurrent writer. */

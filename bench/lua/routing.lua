@@ -35,7 +35,7 @@ local function bench(reps, iterations, fn)
 end
 
 function M.run(opts)
-  local settings = require("config.settings")
+  local settings = require("node.settings")
   local err = settings.load()
   if err then error("settings: " .. err) end
   local elb = settings.settings.elbName

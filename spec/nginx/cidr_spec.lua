@@ -1,5 +1,5 @@
 -- ELB_ADMIN_ALLOW: CIDR lists and matching (admin.cidr).
-local cidr = require("admin.cidr")
+local cidr = require("node.cidr")
 
 describe("admin allow list", function()
   it("matches IPv4 and IPv6 peers against the default loopback list", function()

@@ -1,7 +1,10 @@
--- The etcd client (config.etcd, config.http) against a real etcd, inside nginx.
+-- The etcd client (etcd.client, etcd.http, etcd.kv, etcd.watch) against a real etcd, inside nginx.
 -- Run with: npm run test:nginx   (scripts/run-nginx-specs.mjs sets the ELB_SPEC_* variables)
-local etcd = require("config.etcd")
-local http = require("config.http")
+local etcd = require("etcd.client")
+local etcdkv = require("etcd.kv")
+local watch = require("etcd.watch")
+local endpoints = require("core.endpoints")
+local http = require("etcd.http")
 local cjson = require("cjson.safe")
 
 local ETCD = assert(os.getenv("ELB_SPEC_ETCD"), "ELB_SPEC_ETCD is not set: run this through scripts/run-nginx-specs.mjs")
@@ -22,10 +25,17 @@ local function started()
   return ngx.now()
 end
 
+-- core.endpoints answers the endpoints, or an error message
+local function parseEndpoints(spec)
+  local eps = endpoints.parseEndpoints(spec)
+  if type(eps) == "string" then return nil, eps end
+  return eps
+end
+
 local function newClient(spec, timeoutMs)
-  local endpoints, err = etcd.parseEndpoints(spec)
-  assert(endpoints, err)
-  return etcd.newClient(endpoints, { timeoutMs = timeoutMs or 3000 })
+  local eps, err = parseEndpoints(spec)
+  assert(eps, err)
+  return etcd.newClient(eps, { timeoutMs = timeoutMs or 3000 })
 end
 
 local client = newClient(ETCD)
@@ -36,7 +46,7 @@ local function putMany(prefix, n)
   while i <= n do
     local ops = {}
     for j = i, math.min(i + 99, n) do
-      ops[#ops + 1] = etcd.opPut(string.format("%s%05d", prefix, j), "v" .. j)
+      ops[#ops + 1] = etcdkv.opPut(string.format("%s%05d", prefix, j), "v" .. j)
     end
     local res, err = client:txn({ success = ops })
     assert(res, err)
@@ -47,13 +57,13 @@ end
 
 describe("parseEndpoints", function()
   it("reads host:port", function()
-    local eps, err = etcd.parseEndpoints("127.0.0.1:2379")
+    local eps, err = parseEndpoints("127.0.0.1:2379")
     assert.is_nil(err)
     assert.same({ { host = "127.0.0.1", port = 2379 } }, eps)
   end)
 
   it("reads http:// URLs and comma-separated lists, tolerating whitespace", function()
-    local eps, err = etcd.parseEndpoints(" http://127.0.0.1:2379 ,etcd-2.example:22379/,\tHTTP://10.0.0.3:2379 , ")
+    local eps, err = parseEndpoints(" http://127.0.0.1:2379 ,etcd-2.example:22379/,\tHTTP://10.0.0.3:2379 , ")
     assert.is_nil(err)
     assert.same({
       { host = "127.0.0.1", port = 2379 },
@@ -63,11 +73,11 @@ describe("parseEndpoints", function()
   end)
 
   it("turns localhost into 127.0.0.1 (cosockets do not read /etc/hosts)", function()
-    assert.same({ { host = "127.0.0.1", port = 2379 } }, (etcd.parseEndpoints("http://LocalHost:2379")))
+    assert.same({ { host = "127.0.0.1", port = 2379 } }, (parseEndpoints("http://LocalHost:2379")))
   end)
 
   it("reads a bracketed IPv6 address", function()
-    local eps = etcd.parseEndpoints("[::1]:2379")
+    local eps = parseEndpoints("[::1]:2379")
     assert.same({ { host = "::1", port = 2379 } }, eps)
   end)
 
@@ -83,7 +93,7 @@ describe("parseEndpoints", function()
       { "127.0.0.1:2379, :2379", ":2379" },
     }
     for _, case in ipairs(cases) do
-      local eps, err = etcd.parseEndpoints(case[1])
+      local eps, err = parseEndpoints(case[1])
       assert.is_nil(eps, case[1])
       assert.is_string(err, case[1])
       assert.truthy(string.find(err, case[2], 1, true), case[1] .. " -> " .. tostring(err))
@@ -92,11 +102,11 @@ describe("parseEndpoints", function()
 
   it("rejects an empty or missing spec", function()
     for _, spec in ipairs({ "", "  ", " , , " }) do
-      local eps, err = etcd.parseEndpoints(spec)
+      local eps, err = parseEndpoints(spec)
       assert.is_nil(eps)
       assert.matches("no etcd endpoints", err)
     end
-    local eps, err = etcd.parseEndpoints(nil)
+    local eps, err = parseEndpoints(nil)
     assert.is_nil(eps)
     assert.matches("no etcd endpoints", err)
   end)
@@ -104,14 +114,14 @@ end)
 
 describe("prefixEnd", function()
   it("increments the last byte that can be incremented", function()
-    assert.equal("/elb/rulet", etcd.prefixEnd("/elb/rules"))
-    assert.equal("b", etcd.prefixEnd("a\255"))
-    assert.equal("a\1", etcd.prefixEnd("a\0"))
+    assert.equal("/elb/rulet", etcdkv.prefixEnd("/elb/rules"))
+    assert.equal("b", etcdkv.prefixEnd("a\255"))
+    assert.equal("a\1", etcdkv.prefixEnd("a\0"))
   end)
 
   it("returns \\0 (to the end of the keyspace) when no byte can be incremented", function()
-    assert.equal("\0", etcd.prefixEnd("\255\255"))
-    assert.equal("\0", etcd.prefixEnd(""))
+    assert.equal("\0", etcdkv.prefixEnd("\255\255"))
+    assert.equal("\0", etcdkv.prefixEnd(""))
   end)
 end)
 
@@ -212,7 +222,7 @@ describe("kv", function()
     assert.equal(1050, #small.kvs)
     assert.equal(all.kvs[1050].key, small.kvs[1050].key)
 
-    local limited = assert(client:range(pages, etcd.prefixEnd(pages), { limit = 10 }))
+    local limited = assert(client:range(pages, etcdkv.prefixEnd(pages), { limit = 10 }))
     assert.equal(10, #limited.kvs)
     assert.equal(1050, limited.count)
     assert.is_true(limited.more)
@@ -241,8 +251,9 @@ describe("kv", function()
   it("reports etcd's own errors as 'etcd error:'", function()
     local res, err = client:range(P .. "a", nil, { revision = 1e12 })
     assert.is_nil(res)
-    assert.matches("^etcd error: ", err)
-    assert.matches("future revision", err)
+    assert.equal("refused", err.kind)
+    assert.matches("^etcd error: ", err.message)
+    assert.matches("future revision", err.message)
   end)
 end)
 
@@ -251,9 +262,9 @@ describe("txn", function()
 
   it("runs the success branch when the compares hold", function()
     local res, err = client:txn({
-      compare = { etcd.compareCreateRevision(P .. "k", "EQUAL", 0) },
-      success = { etcd.opPut(P .. "k", "created"), etcd.opRange(P .. "k") },
-      failure = { etcd.opRange(P .. "k") },
+      compare = { etcdkv.compareCreateRevision(P .. "k", "EQUAL", 0) },
+      success = { etcdkv.opPut(P .. "k", "created"), etcdkv.opRange(P .. "k") },
+      failure = { etcdkv.opRange(P .. "k") },
     })
     assert.is_nil(err)
     assert.is_true(res.succeeded)
@@ -266,9 +277,9 @@ describe("txn", function()
 
   it("runs the failure branch when a compare fails", function()
     local res, err = client:txn({
-      compare = { etcd.compareCreateRevision(P .. "k", "EQUAL", 0) },
-      success = { etcd.opPut(P .. "k", "overwritten") },
-      failure = { etcd.opRange(P .. "k") },
+      compare = { etcdkv.compareCreateRevision(P .. "k", "EQUAL", 0) },
+      success = { etcdkv.opPut(P .. "k", "overwritten") },
+      failure = { etcdkv.opRange(P .. "k") },
     })
     assert.is_nil(err)
     assert.is_false(res.succeeded)
@@ -284,23 +295,23 @@ describe("txn", function()
       local res = assert(client:txn({ compare = { cmp } }))
       return res.succeeded
     end
-    assert.is_true(holds(etcd.compareValue(P .. "k", "EQUAL", "created")))
-    assert.is_false(holds(etcd.compareValue(P .. "k", "EQUAL", "other")))
-    assert.is_true(holds(etcd.compareValue(P .. "k", "NOT_EQUAL", "other")))
-    assert.is_true(holds(etcd.compareVersion(P .. "k", "EQUAL", 1)))
-    assert.is_true(holds(etcd.compareVersion(P .. "k", "GREATER", 0)))
-    assert.is_true(holds(etcd.compareModRevision(P .. "k", "EQUAL", kv.modRevision)))
-    assert.is_true(holds(etcd.compareModRevision(P .. "k", "LESS", kv.modRevision + 1)))
-    assert.is_false(holds(etcd.compareModRevision(P .. "k", "GREATER", kv.modRevision)))
-    assert.is_true(holds(etcd.compareCreateRevision(P .. "k", "EQUAL", kv.createRevision)))
+    assert.is_true(holds(etcdkv.compareValue(P .. "k", "EQUAL", "created")))
+    assert.is_false(holds(etcdkv.compareValue(P .. "k", "EQUAL", "other")))
+    assert.is_true(holds(etcdkv.compareValue(P .. "k", "NOT_EQUAL", "other")))
+    assert.is_true(holds(etcdkv.compareVersion(P .. "k", "EQUAL", 1)))
+    assert.is_true(holds(etcdkv.compareVersion(P .. "k", "GREATER", 0)))
+    assert.is_true(holds(etcdkv.compareModRevision(P .. "k", "EQUAL", kv.modRevision)))
+    assert.is_true(holds(etcdkv.compareModRevision(P .. "k", "LESS", kv.modRevision + 1)))
+    assert.is_false(holds(etcdkv.compareModRevision(P .. "k", "GREATER", kv.modRevision)))
+    assert.is_true(holds(etcdkv.compareCreateRevision(P .. "k", "EQUAL", kv.createRevision)))
     -- over a range: every key under the prefix
-    assert.is_true(holds(etcd.compareVersion(P, "GREATER", 0, etcd.prefixEnd(P))))
-    assert.is_false(holds(etcd.compareVersion(P, "GREATER", 1, etcd.prefixEnd(P))))
+    assert.is_true(holds(etcdkv.compareVersion(P, "GREATER", 0, etcdkv.prefixEnd(P))))
+    assert.is_false(holds(etcdkv.compareVersion(P, "GREATER", 1, etcdkv.prefixEnd(P))))
   end)
 
   it("deletes with a prefix inside a txn", function()
     putMany(P .. "many/", 5)
-    local res = assert(client:txn({ success = { etcd.opDeleteRange(P .. "many/", { prefix = true }), etcd.opDeleteRange(P .. "nothing") } }))
+    local res = assert(client:txn({ success = { etcdkv.opDeleteRange(P .. "many/", { prefix = true }), etcdkv.opDeleteRange(P .. "nothing") } }))
     assert.is_true(res.succeeded)
     assert.equal("deleteRange", res.responses[1].kind)
     assert.equal(5, res.responses[1].deleted)
@@ -308,9 +319,10 @@ describe("txn", function()
   end)
 
   it("returns etcd's rejection as an error value", function()
-    local res, err = client:txn({ success = { etcd.opPut(P .. "dup", "1"), etcd.opPut(P .. "dup", "2") } })
+    local res, err = client:txn({ success = { etcdkv.opPut(P .. "dup", "1"), etcdkv.opPut(P .. "dup", "2") } })
     assert.is_nil(res)
-    assert.matches("^etcd error: .*duplicate key", err)
+    assert.equal("refused", err.kind)
+    assert.matches("^etcd error: .*duplicate key", err.message)
   end)
 end)
 
@@ -340,13 +352,13 @@ describe("leases", function()
 
     local again, aerr = client:leaseKeepAlive(lease.id)
     assert.is_nil(again)
-    assert.matches("^etcd error: .*not found", aerr)
+    assert.matches("^etcd error: .*not found", aerr.message)
   end)
 
   it("reports an unknown lease on revoke", function()
     local res, err = client:leaseRevoke("123456789")
     assert.is_nil(res)
-    assert.matches("^etcd error: .*lease not found", err)
+    assert.matches("^etcd error: .*lease not found", err.message)
   end)
 
   it("lets a key expire with its lease", function()
@@ -365,7 +377,7 @@ describe("watch", function()
   local P = ROOT .. "watch/"
 
   it("streams a raw /v3/watch response chunk by chunk", function()
-    local ep = assert(etcd.parseEndpoints(ETCD))[1]
+    local ep = assert(parseEndpoints(ETCD))[1]
     local body = cjson.encode({ create_request = { key = ngx.encode_base64(P .. "raw") } })
     local stream, err = http.openStream(ep, "POST", "/v3/watch", body, 3000)
     assert.is_nil(err)
@@ -445,12 +457,11 @@ describe("decodeWatchMessage", function()
         { type = "DELETE", kv = { key = b("/b"), mod_revision = "42" }, prev_kv = { key = b("/b"), value = b("old") } },
       },
     } })
-    local msg, err = etcd.decodeWatchMessage(line)
+    local msg, err = watch.decodeWatchMessage(line)
     assert.is_nil(err)
     assert.equal(42, msg.revision)
     assert.equal("3", msg.watchId)
     assert.is_false(msg.created)
-    assert.equal(0, msg.compactRevision)
     assert.equal(2, #msg.events)
     assert.same({ type = "put", kv = { key = "/a", value = "1", modRevision = 41, createRevision = 40, version = 2 } }, msg.events[1])
     assert.equal("delete", msg.events[2].type)
@@ -458,20 +469,20 @@ describe("decodeWatchMessage", function()
     assert.equal("old", msg.events[2].prevKv.value)
   end)
 
-  it("reports a compacted start revision", function()
-    local msg = assert(etcd.decodeWatchMessage('{"result":{"header":{"revision":"9"},"compact_revision":"5","canceled":true}}'))
-    assert.is_true(msg.canceled)
-    assert.equal(5, msg.compactRevision)
-    assert.same({}, msg.events)
+  it("reports a compacted start revision as a failure of its own kind", function()
+    local msg, err = watch.decodeWatchMessage('{"result":{"header":{"revision":"9"},"compact_revision":"5","canceled":true}}')
+    assert.is_nil(msg)
+    assert.equal("compacted", err.kind)
+    assert.matches("up to revision 5", err.message)
   end)
 
   it("turns an error message and garbage into errors", function()
-    local msg, err = etcd.decodeWatchMessage('{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}}')
+    local msg, err = watch.decodeWatchMessage('{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}}')
     assert.is_nil(msg)
-    assert.equal("etcd error: etcdserver: no leader", err)
-    msg, err = etcd.decodeWatchMessage("not json")
+    assert.equal("etcd error: etcdserver: no leader", err.message)
+    msg, err = watch.decodeWatchMessage("not json")
     assert.is_nil(msg)
-    assert.matches("^etcd error: ", err)
+    assert.matches("^etcd error: ", err.message)
   end)
 end)
 
@@ -490,12 +501,14 @@ describe("several endpoints", function()
     local t0 = started()
     local res, err = c:range("/x")
     assert.is_nil(res)
-    assert.matches("^etcd unreachable: ", err)
-    assert.matches("127.0.0.1:" .. CLOSED1, err, 1, true)
-    assert.matches("127.0.0.1:" .. CLOSED2, err, 1, true)
+    assert.equal("unreachable", err.kind)
+    assert.matches("^etcd unreachable: ", err.message)
+    assert.matches("127.0.0.1:" .. CLOSED1, err.message, 1, true)
+    assert.matches("127.0.0.1:" .. CLOSED2, err.message, 1, true)
     local w, werr = c:watch("/x")
     assert.is_nil(w)
-    assert.matches("^etcd unreachable: ", werr)
+    assert.equal("unreachable", werr.kind)
+    assert.matches("^etcd unreachable: ", werr.message)
     assert.is_true(elapsed(t0) < 2)
   end)
 
@@ -526,7 +539,8 @@ describe("several endpoints", function()
     local t0 = started()
     local res, err = c:put(ROOT .. "once", "x")
     assert.is_nil(res)
-    assert.matches("^etcd unreachable: .*127.0.0.1:" .. HANG_PORT .. ".*may have been applied", err)
+    assert.equal("outcome unknown", err.kind)
+    assert.matches("^etcd unreachable: .*127.0.0.1:" .. HANG_PORT .. ".*may have been applied", err.message)
     assert.is_true(elapsed(t0) < 2)
     -- the next call starts with the other endpoint
     assert(c:put(ROOT .. "once", "y"))
@@ -537,13 +551,14 @@ describe("several endpoints", function()
     for _, call in ipairs({
       function() return c:put("/x", "y") end,
       function() return c:deletePrefix("/x") end,
-      function() return c:txn({ success = { etcd.opPut("/x", "y") } }) end,
+      function() return c:txn({ success = { etcdkv.opPut("/x", "y") } }) end,
       function() return c:leaseGrant(5) end,
       function() return c:getPrefix("/x") end,
     }) do
       local res, err = call()
       assert.is_nil(res)
-      assert.matches("^etcd unreachable: connect to 127.0.0.1:" .. CLOSED1, err)
+      assert.equal("unreachable", err.kind)
+      assert.matches("^etcd unreachable: connect to 127.0.0.1:" .. CLOSED1, err.message)
     end
   end)
 end)

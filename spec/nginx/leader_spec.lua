@@ -1,6 +1,6 @@
 -- The lead of a node (config.leader) inside nginx: a dead leader's lead is taken at the next
 -- tick, a live one's is not, and a task of an earlier lead knows it must stop.
-local leader = require("config.leader")
+local leader = require("node.leader")
 
 local locks = ngx.shared.elb_locks
 local terms = {}

@@ -6,7 +6,7 @@ local vectors = require("support.vectors")
 local params = require("core.server-params")
 local peer_mod = require("core.balancer.peer")
 local hash = require("core.balancer.hash")
-local algorithms = require("core.balancer.registry").algorithms
+local algorithms = require("core.balancer.algorithms").algorithms
 
 local v = vectors("balancer")
 local byte = string.byte

@@ -5,7 +5,7 @@ import { checkDomain } from "../core/names";
 import { Problem } from "../core/problems";
 import { validateRuleSet } from "../core/ruleset";
 import { pcreCheck } from "../config/regex";
-import { settings } from "../config/settings";
+import { settings } from "../node/settings";
 import { domains } from "../config/view";
 import * as resource from "./json-resource";
 

@@ -2,7 +2,7 @@
 // was replaced or restored from an old backup (the node noticed its revision went back and
 // kept serving what it had). In transactions of at most MAX_TXN_OPS keys; "OK" only when
 // every one was written.
-import { opPut, TxnOp } from "../config/etcd";
+import { opPut, TxnOp } from "../etcd/kv";
 import * as store from "../config/store";
 import { MAX_TXN_OPS, txn } from "../config/writer";
 import * as reply from "./reply";

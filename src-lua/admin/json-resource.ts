@@ -3,7 +3,7 @@
 // body, then writes every document in one transaction; DELETE removes the named keys.
 import { isArray, isObject, sortedKeys } from "../core/json-shape";
 import { describe, pointer, Problem } from "../core/problems";
-import { opDeleteRange, opPut, TxnOp } from "../config/etcd";
+import { opDeleteRange, opPut, TxnOp } from "../etcd/kv";
 import { encode } from "../config/json";
 import { Change } from "../config/store";
 import { applyCommitted, tooManyOps, txn } from "../config/writer";

@@ -4,7 +4,7 @@
 import { policyKey } from "../core/keys";
 import { checkUpstreamName } from "../core/names";
 import { validatePolicy } from "../core/policy";
-import { settings } from "../config/settings";
+import { settings } from "../node/settings";
 import { policies } from "../config/view";
 import * as resource from "./json-resource";
 

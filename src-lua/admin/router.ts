@@ -1,6 +1,6 @@
 // The management API under /__erulb__/: who may call it, then resource and method.
-import { allowed } from "./cidr";
-import { settings } from "../config/settings";
+import { allowed } from "../node/cidr";
+import { settings } from "../node/settings";
 import * as domain from "./domain";
 import * as dump from "./dump";
 import * as policy from "./policy";

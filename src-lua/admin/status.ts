@@ -1,7 +1,7 @@
 // /__erulb__/status: this node's view of itself.
-import { settings } from "../config/settings";
+import { settings } from "../node/settings";
 import * as store from "../config/store";
-import { isLeader, leaderPid } from "../config/leader";
+import { isLeader, leaderPid } from "../node/leader";
 import { counts } from "../config/view";
 import * as reply from "./reply";
 

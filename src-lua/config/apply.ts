@@ -4,15 +4,15 @@
 import { parseHostPort } from "../core/address";
 import { ByteAt } from "../core/balancer/algorithm";
 import { newPeer, Peer } from "../core/balancer/peer";
-import { algorithms } from "../core/balancer/registry";
+import { algorithms } from "../core/balancer/algorithms";
 import { KeyKind, parseKey } from "../core/keys";
 import { defaultPolicy, normalizePolicy, Policy } from "../core/policy";
 import { Problem } from "../core/problems";
 import { CompiledRuleSet, compileRuleSet, RuleKind, RuleNode } from "../core/ruleset";
 import { parseServerParams } from "../core/server-params";
 import { decode } from "./json";
-import { resolve } from "./resolve";
-import { settings } from "./settings";
+import { resolve } from "../node/resolve";
+import { settings } from "../node/settings";
 import { checkStoredValue } from "./validate";
 import { counts, domains, policies, Server, Upstream, upstreams, literals } from "./view";
 

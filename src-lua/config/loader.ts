@@ -5,12 +5,13 @@
 // its place; unchanged entries stay as they are, so nothing is recompiled for nothing.
 import { parseKey, rootPrefix } from "../core/keys";
 import { Problem } from "../core/problems";
-import { etcd } from "./client";
-import { holds, LEAD_LOST } from "./leader";
-import { settings } from "./settings";
+import { etcd } from "../etcd/connection";
+import { EtcdFailure, failure } from "../etcd/failure";
+import { holds } from "../node/leader";
+import { settings } from "../node/settings";
 import * as store from "./store";
 import { Change } from "./store";
-import { letOthersRun } from "./pause";
+import { letOthersRun } from "../node/pause";
 import { checkStoredValue } from "./validate";
 
 /** Validates a value from etcd; logs and records it when invalid. */
@@ -29,10 +30,10 @@ export function admit(key: string, value: string, rev: number): boolean {
 }
 
 /**
- * Reads etcd once and commits what changed, for the leader task of lead `term`. Returns an
- * error message when it could not.
+ * Reads etcd once and commits what changed, for the leader task of lead `term`. Returns why
+ * it could not; nothing is committed when the lead was lost meanwhile (the caller checks).
  */
-export function loadAll(term: number): string | undefined {
+export function loadAll(term: number): EtcdFailure | undefined {
   ngx.update_time();
   const started = ngx.now();
   const changes: Change[] = [];
@@ -58,14 +59,14 @@ export function loadAll(term: number): string | undefined {
   }
   // a long read can outlast the lead: the new leader may already have followed the watch
   // past this revision, and committing this older read would set it back
-  if (!holds(term)) return LEAD_LOST;
+  if (!holds(term)) return undefined;
   if (revision < store.watchedRevision()) {
     // the values compared above stay as they are; only their revisions are forgotten
     ngx.log(ngx.WARN, `etcd is at revision ${revision}, behind this node's ${store.watchedRevision()}: adopting etcd's configuration`);
     store.rebase();
   }
   const [, cerr] = store.commit(changes, revision, true);
-  if (cerr !== undefined) return cerr;
+  if (cerr !== undefined) return failure("refused", `etcd's configuration could not be stored here: ${cerr}`);
   store.setWatchedRevision(revision);
   store.setStatus("loaded", true);
   ngx.update_time();

@@ -5,12 +5,12 @@
 // written and read fast at 100,000 domains without JSON:
 //   ELB-SNAPSHOT 1 <revision> <count>\n  then per key  <key length> <value length>\n<key><value>\n
 import { policyKey, rulesKey, serverKey } from "../core/keys";
-import { holds } from "./leader";
-import { settings } from "./settings";
+import { holds } from "../node/leader";
+import { settings } from "../node/settings";
 import * as store from "./store";
 import { Change } from "./store";
 import { appliedRevision, appliedSeq as lastEventSeen } from "./sync";
-import { letOthersRun } from "./pause";
+import { letOthersRun } from "../node/pause";
 import { checkStoredValue } from "./validate";
 import { domains, policies, upstreams } from "./view";
 

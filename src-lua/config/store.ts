@@ -8,7 +8,7 @@
 // Only values that passed validation get here. A writer takes the elb_locks "store" lock,
 // so changes enter in one order; each is kept only if it is newer than what is stored.
 
-import { letOthersRun } from "./pause";
+import { letOthersRun } from "../node/pause";
 
 const dict = ngx.shared.elb_config!;
 const locks = ngx.shared.elb_locks!;

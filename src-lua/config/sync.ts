@@ -3,7 +3,7 @@
 // a worker that writes through the admin API calls poll() itself before answering.
 import * as store from "./store";
 import { applyKey } from "./apply";
-import { letOthersRun } from "./pause";
+import { letOthersRun } from "../node/pause";
 
 let applied = 0;
 let appliedRev = 0;

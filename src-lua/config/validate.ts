@@ -9,7 +9,7 @@ import { validateRuleSet } from "../core/ruleset";
 import { parseServerParams } from "../core/server-params";
 import { decode } from "./json";
 import { pcreCheck } from "./regex";
-import { settings } from "./settings";
+import { settings } from "../node/settings";
 
 /** Problems with `value` stored at etcd `key`; empty when it is valid or not ELB's key. */
 export function checkStoredValue(key: string, value: string): Problem[] {

@@ -5,11 +5,13 @@
 // reconnects with backoff and jitter (trying the other endpoints); when etcd compacted the
 // revision it needs, it does one full reload.
 import { parseKey, rootPrefix } from "../core/keys";
-import { prefixEnd, WatchEvent } from "./etcd";
-import { etcd } from "./client";
-import { holds, LEAD_LOST } from "./leader";
+import { prefixEnd } from "../etcd/kv";
+import { WatchEvent } from "../etcd/watch";
+import { etcd } from "../etcd/connection";
+import { EtcdFailure, failure } from "../etcd/failure";
+import { holds } from "../node/leader";
 import { admit, loadAll } from "./loader";
-import { settings } from "./settings";
+import { settings } from "../node/settings";
 import * as store from "./store";
 import { Change } from "./store";
 
@@ -41,29 +43,21 @@ function commitEvents(events: WatchEvent[]): void {
   }
 }
 
-function isCompaction(err: string): boolean {
-  return string.find(err, "compact", 1, true)[0] !== undefined;
-}
-
-/** Follows one watch stream until it ends; returns why it ended. */
-function follow(fromRev: number, term: number): string {
+/** Follows one watch stream until it ends: why, or undefined when the lead was lost. */
+function follow(fromRev: number, term: number): EtcdFailure | undefined {
   const [stream, err] = etcd().watch(rootPrefix(settings.elbName), { prefix: true, startRevision: fromRev, progressNotify: true });
-  if (stream === undefined) return err!;
+  if (stream === undefined) return err;
   store.setStatus("etcd", "connected");
-  let why = LEAD_LOST;
+  let why: EtcdFailure | undefined = undefined;
   while (holds(term) && !ngx.worker.exiting()) {
     const [msg, merr] = stream.next(READ_TIMEOUT_MS);
     if (msg === undefined) {
-      if (merr === "timeout") continue;
-      why = `watch stream ended: ${merr}`;
-      break;
-    }
-    if (msg.compactRevision > 0) {
-      why = `compacted: revision ${fromRev} is gone (compacted at ${msg.compactRevision})`;
+      if (merr!.kind === "timeout") continue;
+      why = merr;
       break;
     }
     if (msg.canceled) {
-      why = `watch canceled: ${msg.cancelReason ?? "no reason given"}`;
+      why = failure("stream ended", `etcd: watch canceled: ${msg.cancelReason ?? "no reason given"}`);
       break;
     }
     if (msg.events.length > 0) commitEvents(msg.events);
@@ -79,7 +73,7 @@ function follow(fromRev: number, term: number): string {
  * waits for the operator: PUT /__erulb__/dump writes this node's configuration there (and
  * the node follows etcd again), or a restart adopts etcd's.
  */
-function checkNotBehind(): string | undefined {
+function checkNotBehind(): EtcdFailure | undefined {
   const root = rootPrefix(settings.elbName);
   const [res, err] = etcd().range(root, prefixEnd(root), { countOnly: true });
   if (res === undefined) return err;
@@ -88,33 +82,32 @@ function checkNotBehind(): string | undefined {
     return undefined;
   }
   store.setStatus("diverged", true);
-  return `etcd's revision ${res.revision} is behind this node's ${store.watchedRevision()}: etcd was replaced or restored; this node keeps its configuration until PUT /__erulb__/dump writes it to etcd, or a restart adopts etcd's`;
+  return failure("refused", `etcd's revision ${res.revision} is behind this node's ${store.watchedRevision()}: etcd was replaced or restored; this node keeps its configuration until PUT /__erulb__/dump writes it to etcd, or a restart adopts etcd's`);
 }
 
 export function run(this: void, premature: boolean, term: number): void {
   if (premature) return;
   let delay = 0.1;
   while (holds(term) && !ngx.worker.exiting()) {
-    let err: string | undefined = undefined;
-    if (store.getStatus("loaded") !== true || store.watchedRevision() === 0) {
-      err = loadAll(term);
-      if (err === LEAD_LOST) break;
-    }
+    let err: EtcdFailure | undefined = undefined;
+    if (store.getStatus("loaded") !== true || store.watchedRevision() === 0) err = loadAll(term);
+    if (!holds(term)) break;
     if (err === undefined) err = checkNotBehind();
     if (err === undefined) {
-      err = follow(store.watchedRevision() + 1, term);
-      if (isCompaction(err)) {
-        ngx.log(ngx.WARN, `${err}; reloading everything`);
+      const from = store.watchedRevision() + 1;
+      err = follow(from, term);
+      if (err === undefined) break; // the lead was lost
+      if (err.kind === "compacted") {
+        ngx.log(ngx.WARN, `compacted: revision ${from} is gone (${err.message}); reloading everything`);
         store.setStatus("loaded", false);
         delay = 0.1;
         continue;
       }
-      if (err === LEAD_LOST) break;
     }
-    store.setStatus("etcd", err);
-    ngx.log(ngx.ERR, `etcd: ${err}; retrying in about ${delay}s`);
+    store.setStatus("etcd", err.message);
+    ngx.log(ngx.ERR, `etcd: ${err.message}; retrying in about ${delay}s`);
     ngx.sleep(delay * (0.5 + math.random()));
     delay = delay * 2 > 5 ? 5 : delay * 2;
-    if (string.find(err, "watch stream ended", 1, true)[0] !== undefined) delay = 0.1;
+    if (err.kind === "stream ended") delay = 0.1;
   }
 }

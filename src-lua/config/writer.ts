@@ -1,8 +1,9 @@
 // Write-through for the admin API: a change goes to etcd in one transaction; only when etcd
 // took it does it enter the node's store, and the answer waits until every worker of this
 // node applied it.
-import { TxnOp, TxnRequest, TxnResult } from "./etcd";
-import { etcd } from "./client";
+import { EtcdFailure } from "../etcd/failure";
+import { TxnOp, TxnRequest, TxnResult } from "../etcd/kv";
+import { etcd } from "../etcd/connection";
 import * as store from "./store";
 import { Change } from "./store";
 import { poll, waitForWorkers } from "./sync";
@@ -20,19 +21,18 @@ export interface WriteFailure {
  * was written), 504 when the request was sent but no answer came (etcd may still apply it,
  * and this node will then serve it like any other change), 502 when etcd refused it.
  */
-export function etcdFailure(err: string): WriteFailure {
-  if (string.find(err, "may have been applied", 1, true)[0] !== undefined) {
-    return { status: 504, msg: `the outcome of the change is unknown: ${err}; read it back before retrying` };
+export function etcdFailure(err: EtcdFailure): WriteFailure {
+  if (err.kind === "outcome unknown") {
+    return { status: 504, msg: `the outcome of the change is unknown: ${err.message}; read it back before retrying` };
   }
-  const unreachable = string.find(err, "etcd unreachable", 1, true)[0] !== undefined;
-  return { status: unreachable ? 503 : 502, msg: `the change was not written: ${err}` };
+  return { status: err.kind === "unreachable" ? 503 : 502, msg: `the change was not written: ${err.message}` };
 }
 
 export function txn(req: TxnRequest): LuaMultiReturn<[TxnResult, undefined] | [undefined, WriteFailure]> {
   const [res, err] = etcd().txn(req);
   if (res === undefined) {
     const failure = etcdFailure(err!);
-    store.setStatus("etcd", failure.status === 502 ? "connected" : err!);
+    store.setStatus("etcd", err!.kind === "refused" ? "connected" : err!.message);
     return $multi(undefined, failure);
   }
   store.setStatus("etcd", "connected");

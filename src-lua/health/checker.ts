@@ -1,5 +1,5 @@
 // Active health checks, once per node: every worker runs a TICK timer, and the one that leads
-// the node (config/leader.ts; another takes over at once when it dies) sends the checks that
+// the node (node/leader.ts; another takes over at once when it dies) sends the checks that
 // are due, each from its own timer over a cosocket. Results go to the elb_health dict (see
 // state.ts), where every worker's balancer reads them. The state machine:
 //   http:        an answer in `statuses` (default 200..399) is a success, anything else (no
@@ -12,7 +12,7 @@
 // Every change is logged and counted (state.ts changed()).
 import { HealthCheck, isHealthyStatus, nodeStateOf } from "../core/policy";
 import { Peer } from "../core/balancer/peer";
-import { isLeader, leaderPid } from "../config/leader";
+import { isLeader, leaderPid } from "../node/leader";
 import { upstreams } from "../config/view";
 import { changed, DRAIN, OFFLINE, UNHEALTHY } from "./state";
 

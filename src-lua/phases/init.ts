@@ -2,7 +2,7 @@
 // configuration from disk when the store is empty, and modules loaded once so that workers
 // inherit them. A malformed setting stops nginx with a clear message.
 import "../config/json";
-import { load, settings } from "../config/settings";
+import { load, settings } from "../node/settings";
 import * as snapshot from "../config/snapshot";
 import * as store from "../config/store";
 // the hot path, loaded here so that workers share these modules from the master

@@ -1,14 +1,14 @@
 // init_worker_by_lua: the worker builds its view from the node's store, then follows the
 // store's event log; the leading worker loads from etcd, watches it and keeps the node's
 // registry entry; statsd flushing starts when configured.
-import * as leader from "../config/leader";
-import * as registry from "../config/registry";
+import * as leader from "../node/leader";
+import * as registry from "../node/fleet";
 import * as snapshot from "../config/snapshot";
 import * as watcher from "../config/watcher";
-import { settings } from "../config/settings";
+import { settings } from "../node/settings";
 import { poll, syncAll } from "../config/sync";
 import * as statsd from "../metrics/statsd";
-import { resolve } from "../config/resolve";
+import { resolve } from "../node/resolve";
 import * as healthChecker from "../health/checker";
 import { forgetInflight, publishInflight } from "../health/state";
 

@@ -128,7 +128,7 @@ declare interface Ngx {
 
 declare const ngx: Ngx;
 
-// Added for the etcd client (config/http.ts): more cosocket methods (merged into NgxTcpSocket).
+// Added for the etcd client (etcd/http.ts): more cosocket methods (merged into NgxTcpSocket).
 declare interface NgxTcpSocket {
   receiveany(this: NgxTcpSocket, max: number): LuaMultiReturn<[string | undefined, string | undefined]>;
   getreusedtimes(this: NgxTcpSocket): LuaMultiReturn<[number | undefined, string | undefined]>;

@@ -3,11 +3,11 @@
 // disappears when the node dies (the lease expires) or stops (the lease is revoked).
 // The revision published is that of routing changes only, so the nodes' own registry writes
 // do not make each other write again.
-import { etcd } from "./client";
-import { encode } from "./json";
+import { etcd } from "../etcd/connection";
+import { encode } from "../config/json";
 import { holds } from "./leader";
 import { settings } from "./settings";
-import * as store from "./store";
+import * as store from "../config/store";
 
 export const VERSION = "0.1.0";
 const LEASE_TTL = 10;

@@ -1,6 +1,6 @@
 // This worker's etcd client, made on first use from the node's settings.
-import { EtcdClient, newClient } from "./etcd";
-import { settings } from "./settings";
+import { EtcdClient, newClient } from "./client";
+import { settings } from "../node/settings";
 
 let client: EtcdClient | undefined = undefined;
 

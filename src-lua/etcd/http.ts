@@ -2,11 +2,7 @@
 // request() reads a whole response; openStream() returns the response head and lets
 // the caller read the body piece by piece (a long-lived /v3/watch response).
 // Errors are values: [undefined, message, stage]; nothing here throws.
-
-export interface Endpoint {
-  host: string;
-  port: number;
-}
+import { Endpoint, endpointName } from "../core/endpoints";
 
 /**
  * Where a request failed. "connect" means nothing was sent, so trying another server
@@ -25,12 +21,6 @@ type BodyMode = "none" | "length" | "chunked" | "close";
 // Chunked decoding state: waiting for a size line, inside chunk data, waiting for the
 // CRLF that ends a chunk, reading the trailer section, or finished.
 type ChunkState = "size" | "data" | "crlf" | "trailer" | "done";
-
-/** "host:port", with brackets around an IPv6 address. */
-export function endpointName(ep: Endpoint): string {
-  if (string.find(ep.host, ":", 1, true)[0] !== undefined) return "[" + ep.host + "]:" + ep.port;
-  return ep.host + ":" + ep.port;
-}
 
 function requestText(ep: Endpoint, method: string, path: string, body: string | undefined): string {
   let head = method + " " + path + " HTTP/1.1\r\nHost: " + endpointName(ep) + "\r\nUser-Agent: elb\r\nAccept: application/json\r\n";

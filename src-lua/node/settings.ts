@@ -1,11 +1,10 @@
 // The node's settings, read from the environment once in init_by_lua (nginx passes the
 // variables through its `env` directives) and inherited by every worker.
-import { parseEndpoints, Endpoint } from "./etcd";
-import { parseCidrList, Cidr } from "../admin/cidr";
+import { Endpoint, parseEndpoints } from "../core/endpoints";
+import { parseCidrList, Cidr } from "./cidr";
 
 export interface Settings {
   elbName: string;
-  etcdSpec: string;
   etcd: Endpoint[];
   statsdHost: string | undefined;
   statsdPort: number;
@@ -20,7 +19,6 @@ export interface Settings {
 
 export const settings: Settings = {
   elbName: "ELB",
-  etcdSpec: "127.0.0.1:2379",
   etcd: [],
   statsdHost: undefined,
   statsdPort: 0,
@@ -48,9 +46,8 @@ function env(name: string): string | undefined {
 export function load(): string | undefined {
   settings.elbName = env("ELBNAME") ?? "ELB";
   if (settings.elbName.indexOf("/") >= 0) return "ELBNAME must not contain '/'";
-  settings.etcdSpec = env("ETCD") ?? "127.0.0.1:2379";
-  const [eps, err] = parseEndpoints(settings.etcdSpec);
-  if (eps === undefined) return `ETCD: ${err}`;
+  const eps = parseEndpoints(env("ETCD") ?? "127.0.0.1:2379");
+  if (typeof eps === "string") return `ETCD: ${eps}`;
   settings.etcd = eps;
   const statsd = env("STATSD");
   if (statsd !== undefined) {

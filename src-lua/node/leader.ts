@@ -8,9 +8,6 @@ import * as ffi from "ffi";
 
 ffi.cdef(`int kill(int pid, int sig);`);
 
-/** What a leader task answers when it finds it no longer leads. */
-export const LEAD_LOST = "leadership lost";
-
 const locks = ngx.shared.elb_locks!;
 const KEY = "leader";
 const TTL = 5;
