@@ -9,7 +9,7 @@ import { checkDomain, checkUpstreamName } from "../src-lua/core/names";
 import { Problem, pointer } from "../src-lua/core/problems";
 import { compileRuleSet, RuleNode, validateRuleSet } from "../src-lua/core/ruleset";
 import { formatServerParams, parseServerParams } from "../src-lua/core/server-params";
-import { jsRegexCheck } from "../admin-cli/src/js-regex";
+import { jsRegexCheck } from "../admin-cli/src/host";
 
 const vectors = (name: string) => JSON.parse(readFileSync(new URL(`./vectors/${name}.json`, import.meta.url), "utf8"));
 

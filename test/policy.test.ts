@@ -2,7 +2,6 @@
 // (spec/unit/policy_spec.lua runs the same vectors against the compiled Lua).
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseKey } from "../src-lua/core/keys";
 import { normalizePolicy, validatePolicy } from "../src-lua/core/policy";
 import { Problem } from "../src-lua/core/problems";
 
@@ -29,14 +28,4 @@ describe("policies", () => {
     validatePolicy({ retries: -1 }, "/up1", problems);
     expect(problems).toEqual([{ path: "/up1/retries", error: "must be a whole number from 0 to 100, got -1" }]);
   });
-});
-
-describe("etcd keys", () => {
-  for (const c of v.keys) {
-    it(`parses ${c.key}`, () => {
-      const k = parseKey("ELB", c.key);
-      if (c.kind === null) expect(k).toBeUndefined();
-      else expect(k).toEqual({ kind: c.kind, name: c.name, addr: c.addr });
-    });
-  }
 });

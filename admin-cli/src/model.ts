@@ -1,157 +1,165 @@
 // The routing configuration as elbctl sees it: read from etcd, validated with the engine's own
-// core (src-lua/core), and planned as one transaction of differences.
-import { parseHostPort } from "../../src-lua/core/address";
-import { KeyKind, parseKey, policyKey, rulesKey, serverKey } from "../../src-lua/core/keys";
-import { checkDomain, checkUpstreamName } from "../../src-lua/core/names";
-import { validatePolicy } from "../../src-lua/core/policy";
+// descriptions of each kind (src-lua/core/kinds), and planned as one transaction of differences.
+import "./host";
+import { groupPrefix, Kind, KINDS, keyOf, parseKey } from "../../src-lua/core/kinds/index";
 import { describe, pointer, type Problem } from "../../src-lua/core/problems";
-import { validateRuleSet } from "../../src-lua/core/ruleset";
-import { parseServerParams } from "../../src-lua/core/server-params";
 import type { Guard, Kv, Op, Store } from "./etcd";
-import { jsRegexCheck } from "./js-regex";
 
 export type { Problem };
 
-/** The declarative file of `apply` and `export`. */
+/**
+ * The declarative file of `apply` and `export`, one section per kind (its fileSection):
+ * flat kinds {name: value}, grouped kinds {name: {member: value}}.
+ */
 export interface Config {
   domains: Record<string, unknown>;
   upstreams: Record<string, Record<string, string>>;
   policies: Record<string, unknown>;
 }
 
+/** What etcd holds, by the same sections: flat kinds name -> key, grouped name -> member -> key. */
 export interface Current {
   domains: Map<string, Kv>;
-  /** upstream -> host:port -> key */
   upstreams: Map<string, Map<string, Kv>>;
   policies: Map<string, Kv>;
   revision: number;
 }
 
+type Section = Record<string, unknown>;
+const sectionOf = (c: Config, kind: Kind): Section => ((c as unknown as Record<string, Section>)[kind.fileSection] ?? {});
+const currentOf = (c: Current, kind: Kind): Map<string, any> => (c as unknown as Record<string, Map<string, any>>)[kind.fileSection];
+
 export async function readCurrent(store: Store): Promise<Current> {
   const { kvs, revision } = await store.range(store.root);
-  const cur: Current = { domains: new Map(), upstreams: new Map(), policies: new Map(), revision };
+  const cur = { revision } as Record<string, unknown>;
+  for (const kind of KINDS) cur[kind.fileSection] = new Map();
   for (const kv of kvs) {
-    const k = parseKey(store.elbName, kv.key);
-    if (!k) continue;
-    if (k.kind === KeyKind.Rules) cur.domains.set(k.name, kv);
-    else if (k.kind === KeyKind.Policy) cur.policies.set(k.name, kv);
+    const ref = parseKey(store.elbName, kv.key);
+    if (!ref) continue;
+    const m = cur[ref.kind.fileSection] as Map<string, any>;
+    if (!ref.kind.grouped) m.set(ref.name, kv);
     else {
-      let m = cur.upstreams.get(k.name);
-      if (!m) cur.upstreams.set(k.name, (m = new Map()));
-      m.set(k.addr, kv);
+      if (!m.has(ref.name)) m.set(ref.name, new Map());
+      m.get(ref.name).set(ref.member, kv);
     }
   }
-  return cur;
+  return cur as unknown as Current;
 }
 
-export async function readUpstream(store: Store, name: string): Promise<Map<string, Kv>> {
-  const prefix = `${store.root}upstreams/${name}/`;
+/** The members of a grouped kind's group (an upstream's servers), by member. */
+export async function readGroup(store: Store, kind: Kind, name: string): Promise<Map<string, Kv>> {
+  const prefix = groupPrefix(store.elbName, kind, name);
   const { kvs } = await store.range(prefix);
   const m = new Map<string, Kv>();
   for (const kv of kvs) {
-    const addr = kv.key.substring(prefix.length);
-    if (addr !== "" && !addr.includes("/")) m.set(addr, kv);
+    const ref = parseKey(store.elbName, kv.key);
+    if (ref && ref.kind === kind && ref.name === name) m.set(ref.member, kv);
   }
   return m;
 }
 
 // ---- validation, with the engine's code ------------------------------------------------------
 
-export function checkRuleSet(domain: string, rs: unknown, at: string, problems: Problem[]): void {
-  const err = checkDomain(domain);
-  if (err !== undefined) problems.push({ path: at, error: err });
-  validateRuleSet(rs, at, jsRegexCheck, problems);
-}
-
-export function checkServer(addr: string, params: unknown, at: string, problems: Problem[]): void {
-  const hp = parseHostPort(addr);
-  if (typeof hp === "string") problems.push({ path: at, error: `invalid host:port: ${hp}` });
-  parseServerParams(params, at, problems);
-}
-
-export function checkName(name: string, at: string, problems: Problem[]): boolean {
-  const err = checkUpstreamName(name);
+/** A name of `kind`; false (and a problem at `at`) when invalid. */
+export function checkName(kind: Kind, name: string, at: string, problems: Problem[]): boolean {
+  const err = kind.checkName(name);
   if (err !== undefined) problems.push({ path: at, error: err });
   return err === undefined;
 }
 
-export function checkPolicy(upstream: string, v: unknown, at: string, problems: Problem[]): void {
-  checkName(upstream, at, problems);
-  validatePolicy(v, at, problems);
+/** A grouped kind's member and its value (e.g. a server's host:port and params). */
+export function checkMember(kind: Kind, member: string, value: unknown, at: string, problems: Problem[]): void {
+  const err = kind.checkMember(member);
+  if (err !== undefined) problems.push({ path: at, error: err });
+  kind.validate(value, at, problems);
+}
+
+/** A flat kind's name and value (a domain's rule set, an upstream's policy). */
+export function checkDocument(kind: Kind, name: string, value: unknown, at: string, problems: Problem[]): void {
+  checkName(kind, name, at, problems);
+  kind.validate(value, at, problems);
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const sections = KINDS.map((k) => k.fileSection);
 
 /** Every problem of a whole configuration file, as JSON pointers into it. */
 export function validateConfig(v: unknown, problems: Problem[]): Config | undefined {
   const before = problems.length;
   if (!isObj(v)) {
-    problems.push({ path: "", error: `the configuration must be an object with domains, upstreams and policies, got ${describe(v)}` });
+    problems.push({ path: "", error: `the configuration must be an object with ${sections.join(", ")}, got ${describe(v)}` });
     return undefined;
   }
   for (const k of Object.keys(v).sort()) {
-    if (k !== "domains" && k !== "upstreams" && k !== "policies") problems.push({ path: pointer("", k), error: "unknown section (known: domains, upstreams, policies)" });
+    if (!sections.includes(k)) problems.push({ path: pointer("", k), error: `unknown section (known: ${sections.join(", ")})` });
   }
-  const section = (name: string): Record<string, unknown> => {
-    const s = v[name];
-    if (s === undefined || s === null) return {};
+  const out: Record<string, Section> = {};
+  for (const kind of KINDS) {
+    const name = kind.fileSection;
+    let s = v[name];
+    if (s === undefined || s === null) s = {};
     if (!isObj(s)) {
       problems.push({ path: pointer("", name), error: `must be an object keyed by name, got ${describe(s)}` });
-      return {};
+      s = {};
     }
-    return s;
-  };
-  const domains = section("domains");
-  const upstreams = section("upstreams");
-  const policies = section("policies");
-  for (const d of Object.keys(domains).sort()) checkRuleSet(d, domains[d], pointer("/domains", d), problems);
-  for (const u of Object.keys(upstreams).sort()) {
-    const at = pointer("/upstreams", u);
-    checkName(u, at, problems);
-    const servers = upstreams[u];
-    if (!isObj(servers)) {
-      problems.push({ path: at, error: `must be an object of "host:port": "params", got ${describe(servers)}` });
-      continue;
-    }
-    const addrs = Object.keys(servers).sort();
-    if (addrs.length === 0) problems.push({ path: at, error: "an upstream needs at least one server (to remove it, leave it out and use --prune)" });
-    for (const a of addrs) {
-      const p = servers[a] === null ? "" : servers[a];
-      checkServer(a, p, pointer(at, a), problems);
+    out[name] = {};
+    for (const n of Object.keys(s as Section).sort()) {
+      const at = pointer(`/${name}`, n);
+      const value = (s as Section)[n];
+      if (!kind.grouped) {
+        checkDocument(kind, n, value, at, problems);
+        out[name][n] = value;
+        continue;
+      }
+      checkName(kind, n, at, problems);
+      if (!isObj(value)) {
+        problems.push({ path: at, error: `must be an object of "${kind.memberNoun}": "${kind.document}", got ${describe(value)}` });
+        continue;
+      }
+      const members = Object.keys(value).sort();
+      if (members.length === 0) problems.push({ path: at, error: `an ${kind.noun} needs at least one ${kind.id} (to remove it, leave it out and use --prune)` });
+      const group: Record<string, unknown> = {};
+      for (const m of members) {
+        // YAML: a member with nothing after its colon (null) has the empty value
+        const mv = value[m] === null ? "" : value[m];
+        checkMember(kind, m, mv, pointer(at, m), problems);
+        group[m] = mv;
+      }
+      out[name][n] = group;
     }
   }
-  for (const u of Object.keys(policies).sort()) checkPolicy(u, policies[u], pointer("/policies", u), problems);
   if (problems.length > before) return undefined;
-  const ups: Config["upstreams"] = {};
-  for (const u of Object.keys(upstreams)) {
-    const s = upstreams[u] as Record<string, unknown>;
-    ups[u] = {};
-    for (const a of Object.keys(s)) ups[u][a] = s[a] === null ? "" : (s[a] as string);
-  }
-  return { domains, upstreams: ups, policies };
+  return out as unknown as Config;
 }
 
 // ---- export and planning ---------------------------------------------------------------------
 
-function decode(kv: Kv, warnings: string[]): unknown {
-  try {
-    return JSON.parse(kv.value);
-  } catch {
-    warnings.push(`${kv.key} does not hold valid JSON; exported as a string`);
-    return kv.value;
-  }
+function read(kind: Kind, kv: Kv, warnings: string[]): unknown {
+  const problems: Problem[] = [];
+  const v = kind.decode(kv.value, kv.key, problems);
+  if (problems.length === 0) return v;
+  warnings.push(`${kv.key} does not hold valid JSON; exported as a string`);
+  return kv.value;
 }
 
 export function exportConfig(cur: Current, warnings: string[] = []): Config {
-  const out: Config = { domains: {}, upstreams: {}, policies: {} };
-  for (const d of [...cur.domains.keys()].sort()) out.domains[d] = decode(cur.domains.get(d)!, warnings);
-  for (const u of [...cur.upstreams.keys()].sort()) {
-    const m = cur.upstreams.get(u)!;
-    out.upstreams[u] = {};
-    for (const a of [...m.keys()].sort()) out.upstreams[u][a] = m.get(a)!.value;
+  const out: Record<string, Section> = {};
+  for (const kind of KINDS) {
+    const have = currentOf(cur, kind);
+    const s: Section = {};
+    for (const name of [...have.keys()].sort()) {
+      if (!kind.grouped) {
+        s[name] = read(kind, have.get(name), warnings);
+        continue;
+      }
+      const members: Map<string, Kv> = have.get(name);
+      const group: Record<string, unknown> = {};
+      for (const m of [...members.keys()].sort()) group[m] = read(kind, members.get(m)!, warnings);
+      s[name] = group;
+    }
+    out[kind.fileSection] = s;
   }
-  for (const u of [...cur.policies.keys()].sort()) out.policies[u] = decode(cur.policies.get(u)!, warnings);
-  return out;
+  return out as unknown as Config;
 }
 
 /** JSON with object keys sorted: two values are the same configuration when this agrees. */
@@ -163,9 +171,10 @@ export function canonical(v: unknown): string {
 
 export interface Change {
   action: "add" | "change" | "remove";
-  kind: "domain" | "server" | "policy";
+  /** the kind's id: "domain", "server", "policy" */
+  kind: string;
   name: string;
-  /** server only */
+  /** grouped kinds: the member (a server's host:port) */
   addr?: string;
   key: string;
   before?: string;
@@ -180,46 +189,44 @@ export interface Plan {
 
 export function plan(elbName: string, cur: Current, want: Config, prune: boolean): Plan {
   const p: Plan = { changes: [], ops: [], guards: [] };
-  const put = (c: Change, value: string, kv: Kv | undefined) => {
-    p.changes.push({ ...c, action: kv ? "change" : "add", before: kv?.value, after: value });
-    p.ops.push({ put: c.key, value });
-    p.guards.push({ key: c.key, modRevision: kv?.modRevision ?? 0 });
+  const put = (kind: Kind, name: string, member: string | undefined, value: unknown, kv: Kv | undefined) => {
+    const text = kind.encode(value);
+    const key = keyOf(elbName, kind, name, member);
+    p.changes.push({ action: kv ? "change" : "add", kind: kind.id, name, ...(member === undefined ? {} : { addr: member }), key, before: kv?.value, after: text });
+    p.ops.push({ put: key, value: text });
+    p.guards.push({ key, modRevision: kv?.modRevision ?? 0 });
   };
-  const del = (c: Change, kv: Kv) => {
-    p.changes.push({ ...c, action: "remove", before: kv.value });
-    p.ops.push({ del: c.key });
-    p.guards.push({ key: c.key, modRevision: kv.modRevision });
+  const del = (kind: Kind, name: string, member: string | undefined, kv: Kv) => {
+    p.changes.push({ action: "remove", kind: kind.id, name, ...(member === undefined ? {} : { addr: member }), key: kv.key, before: kv.value });
+    p.ops.push({ del: kv.key });
+    p.guards.push({ key: kv.key, modRevision: kv.modRevision });
   };
-  const sameJson = (kv: Kv, v: unknown) => {
-    try {
-      return canonical(JSON.parse(kv.value)) === canonical(v);
-    } catch {
-      return false;
+  const same = (kind: Kind, kv: Kv, v: unknown) => {
+    const problems: Problem[] = [];
+    const stored = kind.decode(kv.value, kv.key, problems);
+    return problems.length === 0 && canonical(stored) === canonical(v);
+  };
+  for (const kind of KINDS) {
+    const have = currentOf(cur, kind);
+    const wanted = sectionOf(want, kind);
+    if (!kind.grouped) {
+      for (const n of Object.keys(wanted).sort()) {
+        const kv: Kv | undefined = have.get(n);
+        if (!kv || !same(kind, kv, wanted[n])) put(kind, n, undefined, wanted[n], kv);
+      }
+      if (prune) for (const [n, kv] of have) if (!(n in wanted)) del(kind, n, undefined, kv);
+      continue;
     }
-  };
-  for (const d of Object.keys(want.domains).sort()) {
-    const kv = cur.domains.get(d);
-    if (!kv || !sameJson(kv, want.domains[d])) put({ action: "add", kind: "domain", name: d, key: rulesKey(elbName, d) }, JSON.stringify(want.domains[d]), kv);
-  }
-  if (prune) {
-    for (const [d, kv] of cur.domains) if (!(d in want.domains)) del({ action: "remove", kind: "domain", name: d, key: kv.key }, kv);
-  }
-  const names = new Set([...Object.keys(want.upstreams), ...(prune ? cur.upstreams.keys() : [])]);
-  for (const u of [...names].sort()) {
-    const have = cur.upstreams.get(u) ?? new Map<string, Kv>();
-    const servers = want.upstreams[u] ?? {};
-    for (const a of Object.keys(servers).sort()) {
-      const kv = have.get(a);
-      if (!kv || kv.value !== servers[a]) put({ action: "add", kind: "server", name: u, addr: a, key: serverKey(elbName, u, a) }, servers[a], kv);
+    const names = new Set([...Object.keys(wanted), ...(prune ? have.keys() : [])]);
+    for (const n of [...names].sort()) {
+      const members: Map<string, Kv> = have.get(n) ?? new Map();
+      const wantedMembers = (wanted[n] ?? {}) as Record<string, unknown>;
+      for (const m of Object.keys(wantedMembers).sort()) {
+        const kv = members.get(m);
+        if (!kv || !same(kind, kv, wantedMembers[m])) put(kind, n, m, wantedMembers[m], kv);
+      }
+      for (const [m, kv] of [...members].sort()) if (!(m in wantedMembers)) del(kind, n, m, kv);
     }
-    for (const [a, kv] of [...have].sort()) if (!(a in servers)) del({ action: "remove", kind: "server", name: u, addr: a, key: kv.key }, kv);
-  }
-  for (const u of Object.keys(want.policies).sort()) {
-    const kv = cur.policies.get(u);
-    if (!kv || !sameJson(kv, want.policies[u])) put({ action: "add", kind: "policy", name: u, key: policyKey(elbName, u) }, JSON.stringify(want.policies[u]), kv);
-  }
-  if (prune) {
-    for (const [u, kv] of cur.policies) if (!(u in want.policies)) del({ action: "remove", kind: "policy", name: u, key: kv.key }, kv);
   }
   return p;
 }

@@ -1,7 +1,8 @@
 -- The compiled core (build/lua/core) against the shared vectors (test/vectors), the same
 -- cases vitest runs against the TypeScript. Loaded by spec/unit (plain LuaJIT, regexes checked
 -- by libpcre through the FFI) and by spec/nginx (regexes checked by ngx.re, as the engine does).
-require("config.json").install()
+local json = require("config.json")
+json.install()
 local cjson = require("cjson")
 local vectors = require("support.vectors")
 local ruleset = require("core.ruleset")
@@ -10,6 +11,8 @@ local address = require("core.address")
 local names = require("core.names")
 local problems_mod = require("core.problems")
 local rr = require("core.balancer.roundrobin")
+local kinds = require("core.kinds.index")
+local plan = require("core.kinds.plan")
 
 local function nul(v)
   if v == cjson.null then return nil end
@@ -19,6 +22,69 @@ end
 -- busted gives describe/it/assert to the spec file only: the spec passes them in.
 return function(regex_check, busted)
 local describe, it, assert = busted.describe, busted.it, busted.assert
+
+-- the engine's host, with the regex check of the runtime the specs run in
+require("core.host").useHost({
+  decodeJson = function(text)
+    local value, err = json.decode(text)
+    return { value = value, error = err }
+  end,
+  encodeJson = json.encode,
+  checkRegex = regex_check,
+})
+
+local function kindById(id)
+  for _, k in ipairs(kinds.KINDS) do
+    if k.id == id then return k end
+  end
+end
+
+describe("etcd keys", function()
+  for _, c in ipairs(vectors("kinds").keys) do
+    it("parses " .. c.key, function()
+      local ref = kinds.parseKey("ELB", c.key)
+      if c.kind == cjson.null then
+        assert.is_nil(ref)
+      else
+        assert.same({ kind = c.kind, name = c.name, member = c.member }, { kind = ref.kind.id, name = ref.name, member = ref.member })
+      end
+    end)
+  end
+end)
+
+describe("the check of a stored value", function()
+  for _, c in ipairs(vectors("kinds").stored) do
+    it(c.key .. " = " .. c.value, function()
+      local problems = kinds.checkStored("ELB", c.key, c.value)
+      if type(c.errors) == "string" then
+        assert.truthy(#problems == 1 and string.find(problems[1].error, c.errors, 1, true), c.errors)
+      else
+        assert.same(c.errors, problems)
+      end
+    end)
+  end
+end)
+
+for _, what in ipairs({ "put", "delete" }) do
+  describe("API bodies (" .. what .. ")", function()
+    local planner = what == "put" and plan.planPut or plan.planDelete
+    for _, c in ipairs(vectors("kinds")[what]) do
+      it(c.kind .. " " .. cjson.encode(c.body), function()
+        local problems = {}
+        local p = planner(kindById(c.kind), "ELB", c.body, problems)
+        assert.same(c.errors, problems)
+        if #c.errors > 0 then return end
+        local puts, groups = {}, {}
+        for _, x in ipairs(p.puts) do puts[#puts + 1] = x.key end
+        for _, g in ipairs(p.groups) do groups[#groups + 1] = g.prefix end
+        assert.same(c.puts, puts)
+        assert.same(c.deletes, p.deletes)
+        assert.same(c.groups, groups)
+        assert.same(c.names, p.names)
+      end)
+    end
+  end)
+end
 
 describe("rule sets", function()
   local v = vectors("ruleset")

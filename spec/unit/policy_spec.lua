@@ -4,7 +4,6 @@ require("config.json").install()
 local cjson = require("cjson")
 local vectors = require("support.vectors")
 local policy = require("core.policy")
-local keys = require("core.keys")
 
 local v = vectors("policy")
 
@@ -29,17 +28,4 @@ describe("policies", function()
     policy.validatePolicy({ retries = -1 }, "/up1", problems)
     assert.same({ { path = "/up1/retries", error = "must be a whole number from 0 to 100, got -1" } }, problems)
   end)
-end)
-
-describe("etcd keys", function()
-  for _, c in ipairs(v.keys) do
-    it("parses " .. c.key, function()
-      local k = keys.parseKey("ELB", c.key)
-      if c.kind == cjson.null then
-        assert.is_nil(k)
-      else
-        assert.same({ kind = c.kind, name = c.name, addr = c.addr }, k)
-      end
-    end)
-  end
 end)

@@ -1,31 +1,7 @@
-// /__erulb__/status: this node's view of itself.
-import { settings } from "../node/settings";
-import * as store from "../config/store";
-import { isLeader, leaderPid } from "../node/leader";
-import { counts } from "../config/view";
+// /__erulb__/status: this node's view of itself (config/status.ts).
+import { nodeStatus } from "../config/status";
 import * as reply from "./reply";
 
 export function get(): void {
-  const workers: unknown[] = [];
-  const n = ngx.worker.count();
-  for (let w = 0; w < n; w++) {
-    const p = store.progressOf(w);
-    workers.push({ id: w, applied_event: p?.event ?? -1, revision: p?.revision ?? 0, applied_at: p?.at ?? 0 });
-  }
-  reply.json(200, {
-    node: settings.nodeId,
-    address: settings.advertise,
-    elbname: settings.elbName,
-    loaded: store.getStatus("loaded") === true,
-    revision: store.watchedRevision(),
-    config_revision: store.revision(),
-    etcd: store.getStatus("etcd") ?? "not contacted yet",
-    domains: counts.domains,
-    upstreams: counts.upstreams,
-    last_event: store.lastSeq(),
-    invalid_keys: store.invalidKeys(),
-    leader_pid: leaderPid() ?? 0,
-    answered_by: { pid: ngx.worker.pid(), leader: isLeader() },
-    workers,
-  });
+  reply.json(200, nodeStatus());
 }

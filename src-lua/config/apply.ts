@@ -5,7 +5,7 @@ import { parseHostPort } from "../core/address";
 import { ByteAt } from "../core/balancer/algorithm";
 import { newPeer, Peer } from "../core/balancer/peer";
 import { algorithms } from "../core/balancer/algorithms";
-import { KeyKind, parseKey } from "../core/keys";
+import { checkStored, KeyRef, keyOf, Kind, parseKey, servers as serverKind } from "../core/kinds/index";
 import { defaultPolicy, normalizePolicy, Policy } from "../core/policy";
 import { Problem } from "../core/problems";
 import { CompiledRuleSet, compileRuleSet, RuleKind, RuleNode } from "../core/ruleset";
@@ -13,7 +13,6 @@ import { parseServerParams } from "../core/server-params";
 import { decode } from "./json";
 import { resolve } from "../node/resolve";
 import { settings } from "../node/settings";
-import { checkStoredValue } from "./validate";
 import { counts, domains, policies, Server, Upstream, upstreams, literals } from "./view";
 
 function describeProblems(problems: Problem[]): string {
@@ -174,23 +173,42 @@ function applyPolicy(name: string, value: string | undefined): void {
   if (up !== undefined) upstreams.set(name, buildUpstream(name, up.servers, up, policy));
 }
 
+/** Each kind's apply step: brings one key of it to `value` (undefined: deleted) in this worker. */
+const appliers: { [kind: string]: (this: void, ref: KeyRef, value: string | undefined) => void } = {
+  domain: (ref, value) => applyRules(ref.name, value),
+  server: (ref, value) => applyServer(ref.name, ref.member, value),
+  policy: (ref, value) => applyPolicy(ref.name, value),
+};
+
+/** Grouped kinds: the keys of a group's members as this worker holds them. */
+const members: { [kind: string]: (this: void, name: string) => string[] } = {
+  server: (name) => {
+    const keys: string[] = [];
+    const up = upstreams.get(name);
+    if (up !== undefined) for (const [addr] of up.servers) keys.push(keyOf(settings.elbName, serverKind, name, addr));
+    return keys;
+  },
+};
+
+export function memberKeys(kind: Kind, name: string): string[] {
+  return members[kind.id](name);
+}
+
 /**
  * Brings etcd `key` to `value` (undefined: deleted) in this worker. A value that fails
  * validation is logged and skipped: the last valid one keeps serving. `checked`: the value
  * comes from the node's store, which admits only values that passed the same validation.
  */
 export function applyKey(key: string, value: string | undefined, checked?: boolean): boolean {
-  const k = parseKey(settings.elbName, key);
-  if (k === undefined) return false;
+  const ref = parseKey(settings.elbName, key);
+  if (ref === undefined) return false;
   if (value !== undefined && !checked) {
-    const problems = checkStoredValue(key, value);
+    const problems = checkStored(settings.elbName, key, value);
     if (problems.length > 0) {
       ngx.log(ngx.ERR, `skipping invalid value of ${key}: ${describeProblems(problems)}`);
       return false;
     }
   }
-  if (k.kind === KeyKind.Rules) applyRules(k.name, value);
-  else if (k.kind === KeyKind.Policy) applyPolicy(k.name, value);
-  else applyServer(k.name, k.addr, value);
+  appliers[ref.kind.id](ref, value);
   return true;
 }

@@ -1,7 +1,10 @@
-// JSON in Lua: cjson with the decoded-shape rules core/ validation needs. cjson decodes both
-// {} and [] to an empty table, so an empty table passes as either.
+// JSON in Lua: cjson with the decoded-shape rules core/ validation needs (cjson decodes both
+// {} and [] to an empty table, so an empty table passes as either), installed for core/ with
+// the PCRE check as the engine's host (core/host.ts).
 import * as cjson from "cjson.safe";
+import { Decoded, useHost } from "../core/host";
 import { useJsonShape } from "../core/json-shape";
+import { pcreCheck } from "./regex";
 
 function isArray(this: void, v: unknown): boolean {
   return type(v) === "table" && (rawget(v as unknown[], 1 as any) !== undefined || next(v as LuaTable)[0] === undefined);
@@ -11,8 +14,14 @@ function isObject(this: void, v: unknown): boolean {
   return type(v) === "table" && rawget(v as unknown[], 1 as any) === undefined;
 }
 
+function decodeJson(this: void, text: string): Decoded {
+  const [value, error] = decode(text);
+  return { value, error };
+}
+
 export function install(): void {
   useJsonShape({ isArray, isObject });
+  useHost({ decodeJson, encodeJson: encode, checkRegex: pcreCheck });
 }
 
 export function decode(text: string): LuaMultiReturn<[any, undefined] | [undefined, string]> {

@@ -3,7 +3,7 @@
 // valid value keeps serving), and only the differences committed to the store. Keys that
 // are gone from etcd are removed. Used at start and after a compaction made the watch lose
 // its place; unchanged entries stay as they are, so nothing is recompiled for nothing.
-import { parseKey, rootPrefix } from "../core/keys";
+import { checkStored, parseKey, rootPrefix } from "../core/kinds/index";
 import { Problem } from "../core/problems";
 import { etcd } from "../etcd/connection";
 import { EtcdFailure, failure } from "../etcd/failure";
@@ -12,11 +12,10 @@ import { settings } from "../node/settings";
 import * as store from "./store";
 import { Change } from "./store";
 import { letOthersRun } from "../node/pause";
-import { checkStoredValue } from "./validate";
 
 /** Validates a value from etcd; logs and records it when invalid. */
 export function admit(key: string, value: string, rev: number): boolean {
-  const problems: Problem[] = checkStoredValue(key, value);
+  const problems: Problem[] = checkStored(settings.elbName, key, value);
   if (problems.length === 0) {
     store.clearInvalid(key);
     return true;

@@ -4,14 +4,13 @@
 // old one. The format is made to be
 // written and read fast at 100,000 domains without JSON:
 //   ELB-SNAPSHOT 1 <revision> <count>\n  then per key  <key length> <value length>\n<key><value>\n
-import { policyKey, rulesKey, serverKey } from "../core/keys";
+import { checkStored, domains as domainKind, keyOf, policies as policyKind, servers as serverKind } from "../core/kinds/index";
 import { holds } from "../node/leader";
 import { settings } from "../node/settings";
 import * as store from "./store";
 import { Change } from "./store";
 import { appliedRevision, appliedSeq as lastEventSeen } from "./sync";
 import { letOthersRun } from "../node/pause";
-import { checkStoredValue } from "./validate";
 import { domains, policies, upstreams } from "./view";
 
 const MAGIC = "ELB-SNAPSHOT 1";
@@ -41,11 +40,11 @@ export function write(): string | undefined {
     if (count % 1000 === 0) letOthersRun();
   };
   const name = settings.elbName;
-  for (const [domain, d] of domains) add(rulesKey(name, domain), d.raw);
+  for (const [domain, d] of domains) add(keyOf(name, domainKind, domain), d.raw);
   for (const [upstream, up] of upstreams) {
-    for (const [addr, s] of up.servers) add(serverKey(name, upstream, addr), s.raw);
+    for (const [addr, s] of up.servers) add(keyOf(name, serverKind, upstream, addr), s.raw);
   }
-  for (const [upstream, p] of policies) add(policyKey(name, upstream), p.raw);
+  for (const [upstream, p] of policies) add(keyOf(name, policyKind, upstream), p.raw);
   f.seek("set", `${MAGIC} ${rev} `.length);
   f.write(string.format("%-12d", count));
   f.close();
@@ -122,7 +121,7 @@ export function restore(): string {
   if (snap === undefined) return why!;
   const valid: Change[] = [];
   for (const c of snap.changes) {
-    if (checkStoredValue(c.key, c.value!).length === 0) valid.push(c);
+    if (checkStored(settings.elbName, c.key, c.value!).length === 0) valid.push(c);
   }
   const [, err] = store.commit(valid, snap.revision);
   if (err !== undefined) return err;

@@ -4,7 +4,7 @@
 // at its revision, and every worker applies it from the event log. When the stream drops it
 // reconnects with backoff and jitter (trying the other endpoints); when etcd compacted the
 // revision it needs, it does one full reload.
-import { parseKey, rootPrefix } from "../core/keys";
+import { parseKey, rootPrefix } from "../core/kinds/index";
 import { prefixEnd } from "../etcd/kv";
 import { WatchEvent } from "../etcd/watch";
 import { etcd } from "../etcd/connection";
@@ -85,6 +85,17 @@ function checkNotBehind(): EtcdFailure | undefined {
   return failure("refused", `etcd's revision ${res.revision} is behind this node's ${store.watchedRevision()}: etcd was replaced or restored; this node keeps its configuration until PUT /__erulb__/dump writes it to etcd, or a restart adopts etcd's`);
 }
 
+/** Waits out a retry delay, cut short when an admin write just found etcd answering (write.ts). */
+function backoff(seconds: number, term: number): void {
+  store.setStatus("wake_watch", false);
+  ngx.update_time();
+  const deadline = ngx.now() + seconds;
+  while (ngx.now() < deadline && holds(term) && store.getStatus("wake_watch") !== true) {
+    ngx.sleep(0.05);
+    ngx.update_time();
+  }
+}
+
 export function run(this: void, premature: boolean, term: number): void {
   if (premature) return;
   let delay = 0.1;
@@ -106,7 +117,7 @@ export function run(this: void, premature: boolean, term: number): void {
     }
     store.setStatus("etcd", err.message);
     ngx.log(ngx.ERR, `etcd: ${err.message}; retrying in about ${delay}s`);
-    ngx.sleep(delay * (0.5 + math.random()));
+    backoff(delay * (0.5 + math.random()), term);
     delay = delay * 2 > 5 ? 5 : delay * 2;
     if (err.kind === "stream ended") delay = 0.1;
   }

@@ -3,6 +3,7 @@
 // of nodes linked by direct references, which the access phase walks without decoding JSON.
 
 import { parseHostPort } from "./address";
+import { RegexCheck } from "./host";
 import { isObject, sortedKeys } from "./json-shape";
 import { checkHeaderName, checkUpstreamName } from "./names";
 import { Problem, describe, pointer } from "./problems";
@@ -35,8 +36,7 @@ export interface CompiledRuleSet {
   maxSteps: number;
 }
 
-/** Checks a regex with the engine that will run it; returns the engine's error, if any. */
-export type RegexCheck = (this: void, pattern: string, caseless: boolean) => string | undefined;
+export type { RegexCheck };
 
 export const MAX_RULES = 256;
 

@@ -9,16 +9,15 @@ import { CliError, MAX_TXN_OPS_DEFAULT, retryTxn } from "../etcd";
 import { readData } from "../files";
 import { Change, exportConfig, plan, Problem, readCurrent, validateConfig } from "../model";
 import { paint } from "../output";
-import { policyKey, rulesKey, serverKey, upstreamPrefix } from "../../../src-lua/core/keys";
+import { groupPrefix, keyOf, KINDS } from "../../../src-lua/core/kinds/index";
 
 /** The etcd key a problem in the file is about: /domains/<d>/... is /$ELBNAME/rules/<d>, etc. */
-function keyOf(elbName: string, path: string): string | undefined {
+function keyOfProblem(elbName: string, path: string): string | undefined {
   const seg = path.split("/").slice(1).map((x) => x.replace(/~1/g, "/").replace(/~0/g, "~"));
-  if (seg.length < 2) return undefined;
-  if (seg[0] === "domains") return rulesKey(elbName, seg[1]);
-  if (seg[0] === "policies") return policyKey(elbName, seg[1]);
-  if (seg[0] === "upstreams") return seg.length >= 3 ? serverKey(elbName, seg[1], seg[2]) : upstreamPrefix(elbName, seg[1]);
-  return undefined;
+  const kind = KINDS.find((k) => k.fileSection === seg[0]);
+  if (!kind || seg.length < 2) return undefined;
+  if (!kind.grouped) return keyOf(elbName, kind, seg[1]);
+  return seg.length >= 3 ? keyOf(elbName, kind, seg[1], seg[2]) : groupPrefix(elbName, kind, seg[1]);
 }
 
 function describeChange(ctx: Ctx, c: Change): string {
@@ -46,7 +45,7 @@ export const configCommands: Command[] = [
       const want = validateConfig(readData(file), problems);
       if (!want) {
         const lines = problems.map((p) => {
-          const key = keyOf(ctx.elbName, p.path);
+          const key = keyOfProblem(ctx.elbName, p.path);
           return `  ${file} ${p.path || "/"}${key ? ` (key ${key})` : ""}: ${p.error}`;
         });
         throw new CliError(`${file} is invalid, nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${lines.join("\n")}`);

@@ -1,9 +1,9 @@
 // domain ls | get | set | rm: the rule sets at /$ELBNAME/rules/<domain>.
-import { rulesKey } from "../../../src-lua/core/keys";
+import { domains, keyOf } from "../../../src-lua/core/kinds/index";
 import { Command, Ctx, str } from "../cli";
 import { CliError } from "../etcd";
 import { readData } from "../files";
-import { checkRuleSet, Problem, readCurrent } from "../model";
+import { checkDocument, Problem, readCurrent } from "../model";
 import { paint, problemLines, table } from "../output";
 
 function backends(rs: any): string[] {
@@ -43,8 +43,8 @@ export const domainCommands: Command[] = [
     summary: "print a domain's rule set (JSON)",
     async run(ctx, [domain]) {
       if (!domain) throw new CliError("which domain? elbctl domain get <domain>", 2);
-      const kv = await ctx.store().get(rulesKey(ctx.elbName, domain));
-      if (!kv) throw new CliError(`no domain ${domain} (no key ${rulesKey(ctx.elbName, domain)})`);
+      const kv = await ctx.store().get(keyOf(ctx.elbName, domains, domain));
+      if (!kv) throw new CliError(`no domain ${domain} (no key ${keyOf(ctx.elbName, domains, domain)})`);
       const rs = parse(kv.value);
       if (ctx.out.json) ctx.out.line(JSON.stringify(rs ?? kv.value));
       else ctx.out.line(rs === undefined ? kv.value : JSON.stringify(rs, null, 2));
@@ -59,9 +59,9 @@ export const domainCommands: Command[] = [
       const file = str(ctx, "file");
       if (!domain || !file) throw new CliError("usage: elbctl domain set <domain> -f <ruleset.json>", 2);
       const rs = readData(file);
-      const key = rulesKey(ctx.elbName, domain);
+      const key = keyOf(ctx.elbName, domains, domain);
       const problems: Problem[] = [];
-      checkRuleSet(domain, rs, "", problems);
+      checkDocument(domains, domain, rs, "", problems);
       if (problems.length > 0) throw new CliError(`invalid rule set for ${key} (from ${file}), nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${problemLines(key, problems)}`);
       const rev = await ctx.store().txn([], [{ put: key, value: JSON.stringify(rs) }]);
       ctx.out.print(() => ctx.out.line(`set ${key} (revision ${rev})`), { key, revision: rev });
@@ -77,7 +77,7 @@ export const domainCommands: Command[] = [
     summary: "remove a domain's rule set",
     async run(ctx, [domain]) {
       if (!domain) throw new CliError("which domain? elbctl domain rm <domain>", 2);
-      const key = rulesKey(ctx.elbName, domain);
+      const key = keyOf(ctx.elbName, domains, domain);
       const kv = await ctx.store().get(key);
       if (!kv) throw new CliError(`no domain ${domain} (no key ${key})`);
       const rev = await ctx.store().txn([{ key, modRevision: kv.modRevision }], [{ del: key }]);

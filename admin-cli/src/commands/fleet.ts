@@ -1,8 +1,8 @@
 // status: the ELB nodes from /$ELBNAME/nodes/ and how far each is behind etcd.
 // watch: every change under /$ELBNAME/, one line each, as it happens.
-import { KeyKind, parseKey } from "../../../src-lua/core/keys";
+import { checkStored, parseKey } from "../../../src-lua/core/kinds/index";
 import { Command, str } from "../cli";
-import { checkPolicy, checkRuleSet, checkServer, Problem } from "../model";
+import "../host";
 import { readNodes } from "../nodes";
 import { paint, table } from "../output";
 
@@ -70,40 +70,20 @@ export const fleetCommands: Command[] = [
         const line = (type: "put" | "delete", kv: any) => {
           const key = kv.key.toString();
           const value = type === "put" ? kv.value.toString() : undefined;
-          const k = parseKey(ctx.elbName, key);
+          const ref = parseKey(ctx.elbName, key);
           let what = key.substring(store.root.length);
           let kind = "other";
-          const problems: Problem[] = [];
-          if (k?.kind === KeyKind.Rules) {
-            kind = "domain";
-            what = `domain ${k.name}`;
-            if (value !== undefined) {
-              try {
-                checkRuleSet(k.name, JSON.parse(value), "", problems);
-              } catch (e) {
-                problems.push({ path: "", error: `malformed JSON: ${(e as Error).message}` });
-              }
-            }
-          } else if (k?.kind === KeyKind.Server) {
-            kind = "server";
-            what = `server ${k.name} ${k.addr}`;
-            if (value !== undefined) checkServer(k.addr, value, "", problems);
-          } else if (k?.kind === KeyKind.Policy) {
-            kind = "policy";
-            what = `policy ${k.name}`;
-            if (value !== undefined) {
-              try {
-                checkPolicy(k.name, JSON.parse(value), "", problems);
-              } catch (e) {
-                problems.push({ path: "", error: `malformed JSON: ${(e as Error).message}` });
-              }
-            }
+          let invalid = "";
+          if (ref) {
+            kind = ref.kind.id;
+            what = ref.kind.grouped ? `${kind} ${ref.name} ${ref.member}` : `${kind} ${ref.name}`;
+            // the engine's own check of a value at this key; problems are shown relative to it
+            if (value !== undefined) invalid = checkStored(ctx.elbName, key, value).map((p) => `${p.path.substring(key.length) || "/"}: ${p.error}`).join("; ");
           } else if (key.startsWith(`${store.root}nodes/`)) {
             kind = "node";
             what = `node ${key.substring(store.root.length + 6)}`;
           }
           const revision = Number(kv.mod_revision);
-          const invalid = problems.map((p) => `${p.path || "/"}: ${p.error}`).join("; ");
           ctx.out.print(
             () => {
               const t = new Date().toISOString().substring(11, 23);

@@ -1,10 +1,10 @@
 // graph <domain>: a domain's rule graph, as a tree in the terminal, as Graphviz dot text, or
 // as a self-contained SVG (laid out here: no Graphviz needed).
-import { rulesKey } from "../../../src-lua/core/keys";
+import { domains, keyOf, servers as serverKind } from "../../../src-lua/core/kinds/index";
 import { compileRuleSet, RuleKind, RuleNode } from "../../../src-lua/core/ruleset";
 import { Command, Ctx, str } from "../cli";
 import { CliError } from "../etcd";
-import { checkRuleSet, Problem, readUpstream } from "../model";
+import { checkDocument, Problem, readGroup } from "../model";
 import { paint, problemLines } from "../output";
 
 function label(n: RuleNode): string {
@@ -142,14 +142,14 @@ export const graphCommands: Command[] = [
     valued: ["format"],
     async run(ctx, [domain]) {
       if (!domain) throw new CliError("usage: elbctl graph <domain> [--format tree|dot|svg]", 2);
-      const key = rulesKey(ctx.elbName, domain);
+      const key = keyOf(ctx.elbName, domains, domain);
       const kv = await ctx.store().get(key);
       if (!kv) throw new CliError(`no domain ${domain} (no key ${key})`);
       let rs: unknown;
       const problems: Problem[] = [];
       try {
         rs = JSON.parse(kv.value);
-        checkRuleSet(domain, rs, "", problems);
+        checkDocument(domains, domain, rs, "", problems);
       } catch (e) {
         problems.push({ path: "", error: `malformed JSON: ${(e as Error).message}` });
       }
@@ -161,7 +161,7 @@ export const graphCommands: Command[] = [
       if (format !== "tree") throw new CliError("--format is tree, dot or svg", 2);
       const servers = new Map<string, string[]>();
       for (const n of nodesOf(compiled.init)) {
-        if (n.kind === RuleKind.Backend && !n.literal && !servers.has(n.server)) servers.set(n.server, [...(await readUpstream(ctx.store(), n.server)).keys()]);
+        if (n.kind === RuleKind.Backend && !n.literal && !servers.has(n.server)) servers.set(n.server, [...(await readGroup(ctx.store(), serverKind, n.server)).keys()]);
       }
       if (ctx.out.json) {
         const nodes = nodesOf(compiled.init).map((n) => ({ name: n.name, rule: label(n), match: n.succ?.name ?? null, miss: n.fail?.name ?? null, upstream: n.kind === RuleKind.Backend ? n.server : null, servers: servers.get(n.server) ?? null }));

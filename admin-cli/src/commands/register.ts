@@ -1,10 +1,10 @@
 // register: a service announces itself. The server key lives under an etcd lease kept alive
 // while this process runs; SIGTERM/SIGINT remove it at once, any other death lets the lease
 // expire within --ttl seconds.
-import { serverKey } from "../../../src-lua/core/keys";
+import { keyOf, servers } from "../../../src-lua/core/kinds/index";
 import { Command, str } from "../cli";
 import { CliError } from "../etcd";
-import { checkName, checkServer, Problem } from "../model";
+import { checkMember, checkName, Problem } from "../model";
 import { problemLines } from "../output";
 
 export const registerCommands: Command[] = [
@@ -19,10 +19,10 @@ export const registerCommands: Command[] = [
       const params = str(ctx, "params") ?? "";
       const ttl = Number(str(ctx, "ttl") ?? 10);
       if (!Number.isInteger(ttl) || ttl < 2 || ttl > 3600) throw new CliError("--ttl must be whole seconds from 2 to 3600", 2);
-      const key = serverKey(ctx.elbName, upstream, addr);
+      const key = keyOf(ctx.elbName, servers, upstream, addr);
       const problems: Problem[] = [];
-      checkName(upstream, "", problems);
-      checkServer(addr, params, "", problems);
+      checkName(servers, upstream, "", problems);
+      checkMember(servers, addr, params, "", problems);
       if (problems.length > 0) throw new CliError(`invalid server ${key}, nothing written:\n${problemLines(key, problems)}`);
       const store = ctx.store();
       const before = await store.get(key);

@@ -1,10 +1,10 @@
 // upstream ls | get | set | rm, server add | rm | drain | enable | offline, and switch: the
 // members of /$ELBNAME/upstreams/<name>/<host:port>, written in guarded transactions.
-import { policyKey, serverKey, upstreamPrefix } from "../../../src-lua/core/keys";
+import { groupPrefix, keyOf, policies, servers } from "../../../src-lua/core/kinds/index";
 import { formatServerParams, parseServerParams } from "../../../src-lua/core/server-params";
 import { Command, Ctx, str } from "../cli";
 import { CliError, Guard, Kv, Op, retryTxn } from "../etcd";
-import { checkName, checkServer, Problem, readCurrent, readUpstream } from "../model";
+import { checkMember, checkName, Problem, readCurrent, readGroup } from "../model";
 import { fromAnyNode } from "../nodes";
 import { paint, problemLines, table } from "../output";
 
@@ -21,14 +21,14 @@ function need(name: string | undefined, usage: string): string {
 
 function checkUpstream(ctx: Ctx, name: string): void {
   const problems: Problem[] = [];
-  if (!checkName(name, "", problems)) fail(`invalid upstream name "${name}"`, problems, `${ctx.store().root}upstreams/${name}`);
+  if (!checkName(servers, name, "", problems)) fail(`invalid upstream name "${name}"`, problems, `${ctx.store().root}upstreams/${name}`);
 }
 
-function checkMember(ctx: Ctx, upstream: string, addr: string, params: string): void {
+function checkNewServer(ctx: Ctx, upstream: string, addr: string, params: string): void {
   checkUpstream(ctx, upstream);
   const problems: Problem[] = [];
-  const key = serverKey(ctx.elbName, upstream, addr);
-  checkServer(addr, params, "", problems);
+  const key = keyOf(ctx.elbName, servers, upstream, addr);
+  checkMember(servers, addr, params, "", problems);
   if (problems.length > 0) fail(`invalid server ${key}`, problems, key);
 }
 
@@ -83,7 +83,7 @@ function show(ctx: Ctx, r: Awaited<ReturnType<typeof rows>>, empty: string): voi
 async function setState(ctx: Ctx, upstream: string | undefined, addr: string | undefined, state: "drain" | "enable" | "offline"): Promise<void> {
   const u = need(upstream, `server ${state} <upstream> <host:port>`);
   const a = need(addr, `server ${state} <upstream> <host:port>`);
-  const key = serverKey(ctx.elbName, u, a);
+  const key = keyOf(ctx.elbName, servers, u, a);
   let value = "";
   const rev = await retryTxn(`server ${state} ${u} ${a}`, async () => {
     const kv = await ctx.store().get(key);
@@ -122,7 +122,7 @@ export const upstreamCommands: Command[] = [
     async run(ctx, [name]) {
       const u = need(name, "upstream get <name>");
       const r = await rows(ctx, u);
-      if (r.servers.length === 0) throw new CliError(`no upstream ${u} (no keys under ${upstreamPrefix(ctx.elbName, u)})`);
+      if (r.servers.length === 0) throw new CliError(`no upstream ${u} (no keys under ${groupPrefix(ctx.elbName, servers, u)})`);
       ctx.out.print(() => {
         show(ctx, r, "");
         if (r.policies[u] !== undefined) ctx.out.line(`policy: ${JSON.stringify(r.policies[u])}`);
@@ -143,14 +143,14 @@ export const upstreamCommands: Command[] = [
         const eq = m.indexOf("=");
         const addr = eq >= 0 ? m.substring(0, eq) : m;
         const params = eq >= 0 ? m.substring(eq + 1) : "";
-        checkServer(addr, params, `/${addr}`, problems);
+        checkMember(servers, addr, params, `/${addr}`, problems);
         want.set(addr, params);
       }
-      const prefix = upstreamPrefix(ctx.elbName, u);
+      const prefix = groupPrefix(ctx.elbName, servers, u);
       if (problems.length > 0) fail(`invalid servers for ${prefix}`, problems, prefix.replace(/\/$/, ""));
       let changed = 0;
       const rev = await retryTxn(`upstream set ${u}`, async () => {
-        const have = await readUpstream(ctx.store(), u);
+        const have = await readGroup(ctx.store(), servers, u);
         const guards: Guard[] = [];
         const ops: Op[] = [];
         for (const [a, kv] of have) {
@@ -159,8 +159,8 @@ export const upstreamCommands: Command[] = [
         }
         for (const [a, p] of want) {
           const kv = have.get(a);
-          if (!kv) guards.push({ key: serverKey(ctx.elbName, u, a), modRevision: 0 });
-          if (!kv || kv.value !== p) ops.push({ put: serverKey(ctx.elbName, u, a), value: p });
+          if (!kv) guards.push({ key: keyOf(ctx.elbName, servers, u, a), modRevision: 0 });
+          if (!kv || kv.value !== p) ops.push({ put: keyOf(ctx.elbName, servers, u, a), value: p });
         }
         changed = ops.length;
         return ctx.store().txn(guards, ops);
@@ -175,10 +175,10 @@ export const upstreamCommands: Command[] = [
     flags: ["policy"],
     async run(ctx, [name]) {
       const u = need(name, "upstream rm <name>");
-      const have = await readUpstream(ctx.store(), u);
-      const pkv = ctx.opts.policy ? await ctx.store().get(policyKey(ctx.elbName, u)) : undefined;
-      if (have.size === 0 && !pkv) throw new CliError(`no upstream ${u} (no keys under ${upstreamPrefix(ctx.elbName, u)})`);
-      const ops: Op[] = [{ del: upstreamPrefix(ctx.elbName, u), prefix: true }];
+      const have = await readGroup(ctx.store(), servers, u);
+      const pkv = ctx.opts.policy ? await ctx.store().get(keyOf(ctx.elbName, policies, u)) : undefined;
+      if (have.size === 0 && !pkv) throw new CliError(`no upstream ${u} (no keys under ${groupPrefix(ctx.elbName, servers, u)})`);
+      const ops: Op[] = [{ del: groupPrefix(ctx.elbName, servers, u), prefix: true }];
       if (pkv) ops.push({ del: pkv.key });
       const rev = await ctx.store().txn([], ops);
       ctx.out.print(() => ctx.out.line(`removed ${u} (${have.size} server${have.size === 1 ? "" : "s"}${pkv ? ", and its policy" : ""})`), { upstream: u, removed: [...have.keys()], policy: Boolean(pkv), revision: rev });
@@ -193,8 +193,8 @@ export const upstreamCommands: Command[] = [
       const u = need(upstream, "server add <upstream> <host:port> [--params ...]");
       const a = need(addr, "server add <upstream> <host:port> [--params ...]");
       const params = str(ctx, "params") ?? "";
-      checkMember(ctx, u, a, params);
-      const key = serverKey(ctx.elbName, u, a);
+      checkNewServer(ctx, u, a, params);
+      const key = keyOf(ctx.elbName, servers, u, a);
       const old = await ctx.store().get(key);
       const rev = await ctx.store().txn([], [{ put: key, value: params }]);
       const what = old ? (old.value === params ? "already there" : `params "${old.value}" -> "${params}"`) : "added";
@@ -208,7 +208,7 @@ export const upstreamCommands: Command[] = [
     async run(ctx, [upstream, addr]) {
       const u = need(upstream, "server rm <upstream> <host:port>");
       const a = need(addr, "server rm <upstream> <host:port>");
-      const key = serverKey(ctx.elbName, u, a);
+      const key = keyOf(ctx.elbName, servers, u, a);
       const kv = await ctx.store().get(key);
       if (!kv) throw new CliError(`${a} is not a member of ${u} (no key ${key})`);
       const rev = await ctx.store().txn([], [{ del: key }]);
@@ -243,13 +243,13 @@ export const upstreamCommands: Command[] = [
       const u = need(upstream, "switch <upstream> <host:port>");
       const a = need(addr, "switch <upstream> <host:port>");
       const given = str(ctx, "params");
-      checkMember(ctx, u, a, given ?? "");
-      const key = serverKey(ctx.elbName, u, a);
+      checkNewServer(ctx, u, a, given ?? "");
+      const key = keyOf(ctx.elbName, servers, u, a);
       let removed: string[] = [];
       let params = "";
       const rev = await retryTxn(`switch ${u}`, async () => {
-        const have = await readUpstream(ctx.store(), u);
-        if (have.size === 0) throw new CliError(`no upstream ${u} (no keys under ${upstreamPrefix(ctx.elbName, u)}); create it with elbctl upstream set ${u} ${a}`);
+        const have = await readGroup(ctx.store(), servers, u);
+        if (have.size === 0) throw new CliError(`no upstream ${u} (no keys under ${groupPrefix(ctx.elbName, servers, u)}); create it with elbctl upstream set ${u} ${a}`);
         const guards: Guard[] = [];
         const ops: Op[] = [];
         removed = [];

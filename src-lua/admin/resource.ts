@@ -1,0 +1,50 @@
+// What the resources under /__erulb__/ share: a body is planned into keys by the kind's
+// description (core/kinds), validated whole, then written through config/write.ts; GET
+// returns stored JSON documents as they are.
+import { Kind } from "../core/kinds/index";
+import { planDelete, planPut, WritePlan } from "../core/kinds/plan";
+import { Problem } from "../core/problems";
+import { encode } from "../config/json";
+import { write, Written } from "../config/write";
+import { settings } from "../node/settings";
+import * as reply from "./reply";
+
+/** Answers {name: document, ...} from raw JSON texts, without decoding them. */
+export function getRaw<T extends { raw: string }>(docs: LuaTable<string, T>): void {
+  const names: string[] = [];
+  for (const [name] of docs) names.push(name);
+  table.sort(names);
+  const parts: string[] = [];
+  for (const name of names) parts.push(`${encode(name)}:${docs.get(name)!.raw}`);
+  reply.raw(200, `{${parts.join(",")}}`);
+}
+
+type Planner = (this: void, kind: Kind, elbName: string, body: unknown, problems: Problem[]) => WritePlan;
+
+/** Reads, plans and writes the request's body; undefined when the answer was already sent. */
+function apply(kind: Kind, planner: Planner): Written | undefined {
+  const [ok, body] = reply.readJson();
+  if (!ok) return undefined;
+  const problems: Problem[] = [];
+  const plan = planner(kind, settings.elbName, body, problems);
+  if (problems.length > 0) {
+    reply.invalid(problems);
+    return undefined;
+  }
+  const [written, failure] = write(plan);
+  if (written === undefined) {
+    reply.fail(failure!.status, failure!.msg);
+    return undefined;
+  }
+  return written;
+}
+
+/** PUT: adds or replaces what the body names; answers OK. */
+export function put(kind: Kind): void {
+  if (apply(kind, planPut) !== undefined) reply.ok();
+}
+
+/** DELETE: removes what the body names; the caller answers (with what existed). */
+export function remove(kind: Kind): Written | undefined {
+  return apply(kind, planDelete);
+}

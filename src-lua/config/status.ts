@@ -1,0 +1,31 @@
+// This node's view of itself, for GET /__erulb__/status: its name, how far it has followed
+// etcd, each worker's progress, the lead, and the values from etcd it skipped as invalid.
+import { isLeader, leaderPid } from "../node/leader";
+import { settings } from "../node/settings";
+import * as store from "./store";
+import { counts } from "./view";
+
+export function nodeStatus(): object {
+  const workers: unknown[] = [];
+  const n = ngx.worker.count();
+  for (let w = 0; w < n; w++) {
+    const p = store.progressOf(w);
+    workers.push({ id: w, applied_event: p?.event ?? -1, revision: p?.revision ?? 0, applied_at: p?.at ?? 0 });
+  }
+  return {
+    node: settings.nodeId,
+    address: settings.advertise,
+    elbname: settings.elbName,
+    loaded: store.getStatus("loaded") === true,
+    revision: store.watchedRevision(),
+    config_revision: store.revision(),
+    etcd: store.getStatus("etcd") ?? "not contacted yet",
+    domains: counts.domains,
+    upstreams: counts.upstreams,
+    last_event: store.lastSeq(),
+    invalid_keys: store.invalidKeys(),
+    leader_pid: leaderPid() ?? 0,
+    answered_by: { pid: ngx.worker.pid(), leader: isLeader() },
+    workers,
+  };
+}
