@@ -1,4 +1,6 @@
-// A small argv parser: positionals, --flag, --opt value, --opt=value, -f value.
+// elbctl's argv: util.parseArgs splits it (non-strict, as tokens); the rules it leaves open are
+// ours: a valued option needs a value, a flag takes none, --no-x sets x to false.
+import { parseArgs as tokenize } from "node:util";
 
 export interface Parsed {
   positionals: string[];
@@ -7,38 +9,25 @@ export interface Parsed {
 
 export class UsageError extends Error {}
 
-/** `valued` lists the options that take a value (long names, without dashes). */
+/** `valued` lists the options that take a value (long names, without dashes); `aliases` maps a
+ *  one-letter option to its long name. */
 export function parseArgs(argv: string[], valued: string[], aliases: Record<string, string> = {}): Parsed {
+  const declared: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const name of valued) declared[name] = { type: "string" };
+  for (const [short, name] of Object.entries(aliases)) declared[name] = { type: valued.includes(name) ? "string" : "boolean", short };
+  const { tokens } = tokenize({ args: argv, options: declared, strict: false, tokens: true });
   const positionals: string[] = [];
   const options: Record<string, string | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (a.startsWith("--") || (a.startsWith("-") && a.length === 2 && a !== "-")) {
-      let name = a.startsWith("--") ? a.substring(2) : a.substring(1);
-      let value: string | undefined;
-      const eq = name.indexOf("=");
-      if (eq >= 0) {
-        value = name.substring(eq + 1);
-        name = name.substring(0, eq);
-      }
-      name = aliases[name] ?? name;
-      if (valued.includes(name)) {
-        if (value === undefined) {
-          if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
-          value = argv[++i];
-        }
-        options[name] = value;
-      } else {
-        if (value !== undefined) throw new UsageError(`--${name} takes no value`);
-        if (name.startsWith("no-")) options[name.substring(3)] = false;
-        else options[name] = true;
-      }
+  for (const t of tokens) {
+    if (t.kind === "positional") positionals.push(t.value);
+    if (t.kind !== "option") continue;
+    if (valued.includes(t.name)) {
+      if (t.value === undefined) throw new UsageError(`--${t.name} needs a value`);
+      options[t.name] = t.value;
     } else {
-      positionals.push(a);
+      if (t.value !== undefined) throw new UsageError(`--${t.name} takes no value`);
+      if (t.name.startsWith("no-")) options[t.name.substring(3)] = false;
+      else options[t.name] = true;
     }
   }
   return { positionals, options };

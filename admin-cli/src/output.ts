@@ -1,5 +1,6 @@
 // What elbctl prints: tables and colours for people (colours only on a terminal), JSON for
 // machines (--json).
+import { stripVTControlCharacters, styleText } from "node:util";
 import { Problem } from "../../src-lua/core/problems";
 
 export interface Out {
@@ -24,18 +25,14 @@ export function makeOut(json: boolean, colorOpt: boolean | undefined): Out {
   };
 }
 
-const codes: Record<string, [number, number]> = { red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39], dim: [2, 22], bold: [1, 22] };
+export type Style = "red" | "green" | "yellow" | "cyan" | "dim" | "bold";
 
-export function paint(out: Out, style: keyof typeof codes, s: string): string {
-  if (!out.color) return s;
-  const [a, b] = codes[style];
-  return `\x1b[${a}m${s}\x1b[${b}m`;
+// validateStream off: whether to colour is decided once, in makeOut (--color, --no-color).
+export function paint(out: Out, style: Style, s: string): string {
+  return out.color ? styleText(style, s, { validateStream: false }) : s;
 }
 
-function visible(s: string): number {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\x1b\[[0-9;]*m/g, "").length;
-}
+const visible = (s: string): number => stripVTControlCharacters(s).length;
 
 export function table(out: Out, header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? ""))));
