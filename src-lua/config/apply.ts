@@ -5,7 +5,7 @@ import { parseHostPort } from "../core/address";
 import { ByteAt } from "../core/balancer/algorithm";
 import { newPeer, Peer } from "../core/balancer/peer";
 import { algorithms } from "../core/balancer/algorithms";
-import { checkStored, KeyRef, keyOf, Kind, parseKey, servers as serverKind } from "../core/kinds/index";
+import { checkStored, domains as domainKind, KeyRef, keyOf, Kind, KINDS, parseKey, policies as policyKind, servers as serverKind } from "../core/kinds/index";
 import { defaultPolicy, normalizePolicy, Policy } from "../core/policy";
 import { Problem } from "../core/problems";
 import { CompiledRuleSet, compileRuleSet, RuleKind, RuleNode } from "../core/ruleset";
@@ -192,6 +192,25 @@ const members: { [kind: string]: (this: void, name: string) => string[] } = {
 
 export function memberKeys(kind: Kind, name: string): string[] {
   return members[kind.id](name);
+}
+
+type Add = (this: void, key: string, text: string) => void;
+
+/** Each kind's values as this worker holds them, as stored in etcd (for the snapshot). */
+const stored: { [kind: string]: (this: void, add: Add) => void } = {
+  domain: (add) => {
+    for (const [name, d] of domains) add(keyOf(settings.elbName, domainKind, name), d.raw);
+  },
+  server: (add) => {
+    for (const [name, up] of upstreams) for (const [addr, s] of up.servers) add(keyOf(settings.elbName, serverKind, name, addr), s.raw);
+  },
+  policy: (add) => {
+    for (const [name, p] of policies) add(keyOf(settings.elbName, policyKind, name), p.raw);
+  },
+};
+
+export function eachStored(add: Add): void {
+  for (const kind of KINDS) stored[kind.id](add);
 }
 
 /**

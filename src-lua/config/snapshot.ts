@@ -4,14 +4,14 @@
 // old one. The format is made to be
 // written and read fast at 100,000 domains without JSON:
 //   ELB-SNAPSHOT 1 <revision> <count>\n  then per key  <key length> <value length>\n<key><value>\n
-import { checkStored, domains as domainKind, keyOf, policies as policyKind, servers as serverKind } from "../core/kinds/index";
+import { checkStored } from "../core/kinds/index";
+import { eachStored } from "./apply";
 import { holds } from "../node/leader";
 import { settings } from "../node/settings";
 import * as store from "./store";
 import { Change } from "./store";
 import { appliedRevision, appliedSeq as lastEventSeen } from "./sync";
 import { letOthersRun } from "../node/pause";
-import { domains, policies, upstreams } from "./view";
 
 const MAGIC = "ELB-SNAPSHOT 1";
 
@@ -39,12 +39,7 @@ export function write(): string | undefined {
     count += 1;
     if (count % 1000 === 0) letOthersRun();
   };
-  const name = settings.elbName;
-  for (const [domain, d] of domains) add(keyOf(name, domainKind, domain), d.raw);
-  for (const [upstream, up] of upstreams) {
-    for (const [addr, s] of up.servers) add(keyOf(name, serverKind, upstream, addr), s.raw);
-  }
-  for (const [upstream, p] of policies) add(keyOf(name, policyKind, upstream), p.raw);
+  eachStored(add);
   f.seek("set", `${MAGIC} ${rev} `.length);
   f.write(string.format("%-12d", count));
   f.close();
