@@ -294,7 +294,6 @@ export async function startElbConf({ name, conf, port, env, cpu, expectDomains, 
   await waitAnswering({ port, proc: h.proc, name, path: "/__erulb__/status", timeoutMs });
   h.port = port;
   h.elbName = env.ELBNAME;
-  h.status = async () => (await request({ port, path: "/__erulb__/status", timeoutMs: 10000 })).json;
   await waitUntilLoaded(h, { domains: expectDomains, timeoutMs });
   return h;
 }

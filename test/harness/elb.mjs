@@ -54,7 +54,6 @@ export function haveBuild() {
  * @property {(o: Omit<import("./http.mjs").RequestOptions, "url" | "port"> | string) => Promise<import("./http.mjs").Response>} request a request to this ELB: path, method, headers (Host!), body
  * @property {(method: string, resource: string, body?: unknown) => Promise<import("./http.mjs").Response>} api a request to /__erulb__/<resource>, with the admin token
  * @property {() => Record<string, string>} adminHeaders the admin token header, when ELB_ADMIN_TOKEN was given
- * @property {() => Promise<any>} status the body of GET /__erulb__/status
  * @property {(timeoutMs?: number, domains?: number) => Promise<any>} waitLoaded waits until /__erulb__/status says loaded (with `domains` domains when given) and every worker applied it; returns that body
  * @property {() => number} masterPid nginx's master (0 when not running)
  * @property {() => number[]} workers nginx's worker processes
@@ -128,7 +127,6 @@ export async function startElb(opts = {}) {
     request: req,
     api: (method, resource, body) => req({ method, path: `/__erulb__/${resource}`, headers: adminHeaders(), body, timeoutMs: 30000 }),
     adminHeaders,
-    status: async () => (await req({ path: "/__erulb__/status", headers: adminHeaders() })).json,
     waitLoaded: (timeoutMs = 15000, domains) => waitUntilLoaded(handle, { timeoutMs, domains }),
     masterPid: () => masterPid(prefix),
     workers: () => nginxWorkers(masterPid(prefix)),
