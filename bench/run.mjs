@@ -24,12 +24,10 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { freemem, hostname, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
-import { installHandlers, onShutdown, shutdown, sleep } from "./lib/procs.mjs";
-import { startStatsd } from "./lib/net.mjs";
+import { REPO_ROOT as ROOT, freePort, haveCommand, sleep, startEtcd, startStatsd, stopAll, stopOnSignals } from "../test/harness/index.mjs";
 import { cpuModel, watchMachine } from "./lib/procstat.mjs";
 import { readResults, writeDocs } from "./lib/report.mjs";
-import { ROOT, luaDir, startBackend, startEtcd } from "./lib/servers.mjs";
-import { freePort } from "./lib/net.mjs";
+import { luaDir, startNginxBackend } from "./lib/servers.mjs";
 import breakdown from "./sections/breakdown.mjs";
 import changes from "./sections/changes.mjs";
 import instructions from "./sections/instructions.mjs";
@@ -148,7 +146,7 @@ async function waitQuiet(maxWaitS) {
 }
 
 const started = Date.now();
-installHandlers(log);
+stopOnSignals(log);
 
 function analysisNotes() {
   try {
@@ -172,7 +170,7 @@ if (renderOnly) {
 let exitCode = 0;
 try {
   for (const tool of ["wrk", "haproxy", "nginx", "etcd", "taskset"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) throw new Error(`${tool} not found: run bash scripts/install-deps.sh bench`);
+    if (!haveCommand(tool)) throw new Error(`${tool} not found: run bash scripts/install-deps.sh bench`);
   }
   luaDir(); // snapshot of build/lua, fails when it was not built
   const machine = machineInfo();
@@ -189,11 +187,11 @@ try {
     log,
     shared: {
       etcd: lazy(() => startEtcd()),
-      backend: lazy(async () => startBackend({ ports: [await freePort(), await freePort()], cpu: cpus.load })),
+      backend: lazy(async () => startNginxBackend({ ports: [await freePort(), await freePort()], cpu: cpus.load })),
+      // counts only (the sections read snapshot()); addr: the name the sections use for STATSD
       statsd: lazy(async () => {
-        const s = await startStatsd();
-        onShutdown(() => s.close());
-        return s;
+        const s = await startStatsd({ keep: false });
+        return Object.assign(s, { addr: s.endpoint });
       }),
     },
   };
@@ -245,7 +243,7 @@ try {
   exitCode = 1;
   log(`bench failed: ${e instanceof Error ? e.stack : e}`);
 } finally {
-  await shutdown();
+  await stopAll().catch((e) => log(`bench: stopping: ${e instanceof Error ? e.message : e}`));
   log(`bench: done in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 process.exit(exitCode);

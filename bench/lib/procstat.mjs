@@ -55,22 +55,6 @@ export function processTable() {
   return out;
 }
 
-/** The pids whose parent is `ppid`. */
-export function childrenOf(ppid) {
-  const out = [];
-  for (const [pid, p] of processTable()) if (p.ppid === ppid) out.push(pid);
-  return out.sort((a, b) => a - b);
-}
-
-/** The command name of a pid (from /proc/<pid>/comm), or "". */
-export function commOf(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return "";
-  }
-}
-
 /** {rss, pss, pssAnon, privateDirty} in KiB from /proc/<pid>/smaps_rollup. */
 export function memOf(pid) {
   try {
@@ -100,21 +84,7 @@ export function machineCpu() {
  * processes on the machine took during a measurement.
  */
 export function ourCpu() {
-  const table = processTable();
-  const kids = new Map();
-  for (const [pid, p] of table) {
-    if (!kids.has(p.ppid)) kids.set(p.ppid, []);
-    kids.get(p.ppid).push(pid);
-  }
-  let sum = 0;
-  const stack = [process.pid];
-  while (stack.length) {
-    const pid = stack.pop();
-    const p = table.get(pid);
-    if (p) sum += p.user + p.system + p.cuser + p.csystem;
-    for (const k of kids.get(pid) ?? []) stack.push(k);
-  }
-  return sum;
+  return cpuTree(process.pid);
 }
 
 /** Starts watching the machine: stop() returns how busy it was and how much was not ours. */

@@ -1,39 +1,29 @@
-// The processes a benchmark runs: etcd, the backend (nginx answering 1 KB bodies), plain
-// nginx as a proxy, ELB (through nginx/launch.sh, as `npm start` runs it) and HAProxy.
-// Each start*() returns a handle with stop(), the pids to measure (workers()) and a port.
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// The processes a benchmark runs beside the shared harness's (test/harness/: processes, ports,
+// waits, temp dirs, etcd, ELB through nginx/launch.sh, statsd): the backend (nginx answering
+// 1 KB bodies), plain nginx as a proxy, ELB as the bench runs it, ELB from a variant of its
+// nginx.conf, and HAProxy. Each start*() returns a handle with stop(), the pids to measure
+// (workers()) and a port.
+import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { HOST, freePort, freePortPair, request } from "./net.mjs";
-import { childrenOf, commOf } from "./procstat.mjs";
-import { abort, onShutdown, start, stop, waitFor } from "./procs.mjs";
+import {
+  HOST,
+  REPO_ROOT,
+  childrenOf,
+  commOf,
+  freePort,
+  logOf,
+  run,
+  start,
+  startElb as startElbHarness,
+  stop,
+  tmpDir,
+  tmpLabel,
+  tmpRoot,
+  waitAnswering,
+  waitUntilLoaded,
+} from "../../test/harness/index.mjs";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const MODULES = "/usr/lib/nginx/modules";
-
-const tmpRoot = mkdtempSync(join(tmpdir(), "elb-bench-"));
-// nginx workers may run as www-data (launch.sh as root): let them in.
-chmodSync(tmpRoot, 0o755);
-let keepTmp = process.env.ELB_BENCH_KEEP === "1";
-onShutdown(() => {
-  if (!keepTmp) rmSync(tmpRoot, { recursive: true, force: true });
-});
-
-export function tmpDir(tag) {
-  const d = mkdtempSync(join(tmpRoot, `${tag}-`));
-  chmodSync(d, 0o755);
-  return d;
-}
-
-export function tmpRootDir() {
-  return tmpRoot;
-}
-
-/** Keep the temp dirs (logs, configs) after the run. */
-export function keepTemp() {
-  keepTmp = true;
-}
+tmpLabel("bench");
 
 let luaSnapshot;
 /**
@@ -42,90 +32,15 @@ let luaSnapshot;
  */
 export function luaDir() {
   if (!luaSnapshot) {
-    const src = join(ROOT, "build/lua");
+    const src = join(REPO_ROOT, "build/lua");
     if (!existsSync(join(src, "phases/init.lua"))) throw new Error("no compiled Lua in build/lua: run npm run build");
-    luaSnapshot = join(tmpRoot, "lua");
+    luaSnapshot = join(tmpRoot(), "lua");
     cpSync(src, luaSnapshot, { recursive: true });
   }
   return luaSnapshot;
 }
 
-function withCpu(cpu, cmd, args) {
-  return cpu === undefined ? [cmd, args] : ["taskset", ["-c", String(cpu), cmd, ...args]];
-}
-
-async function waitHttp(port, proc, what, path = "/", headers = {}, timeoutMs = 20000) {
-  await waitFor(
-    async () => {
-      if (!proc.alive()) throw abort(`${what} exited:\n${proc.output().slice(-3000)}`);
-      const r = await request({ port, path, headers, timeoutMs: 2000 });
-      return r.status > 0;
-    },
-    timeoutMs,
-    what,
-    50,
-  );
-}
-
 // ---- etcd -----------------------------------------------------------------------------------
-
-export async function startEtcd({ cpu } = {}) {
-  const port = await freePortPair();
-  const dir = tmpDir("etcd");
-  const url = `http://${HOST}:${port}`;
-  const peer = `http://${HOST}:${port + 1}`;
-  const [cmd, args] = withCpu(cpu, "etcd", [
-    "--name", "bench", "--data-dir", join(dir, "data"),
-    "--listen-client-urls", url, "--advertise-client-urls", url,
-    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-    "--initial-cluster", `bench=${peer}`, "--initial-cluster-state", "new",
-    "--quota-backend-bytes", String(4 * 1024 ** 3),
-    "--logger", "zap", "--log-outputs", "stderr", "--log-level", "error",
-  ]);
-  const proc = start("etcd", cmd, args);
-  await waitFor(
-    async () => {
-      if (!proc.alive()) throw abort(`etcd exited:\n${proc.output().slice(-3000)}`);
-      const r = await request({ port, path: "/health", timeoutMs: 1000 });
-      return r.status === 200 && r.json?.health === "true";
-    },
-    20000,
-    "etcd",
-    100,
-  );
-  const b64 = (s) => Buffer.from(s).toString("base64");
-  const etcd = {
-    port,
-    endpoint: `${HOST}:${port}`,
-    pid: proc.pid,
-    stop: () => stop(proc),
-    /** One transaction of puts ({key: value}); at most 128 (etcd's --max-txn-ops). */
-    async putMany(kvs) {
-      const success = Object.entries(kvs).map(([k, v]) => ({ request_put: { key: b64(k), value: b64(v) } }));
-      const r = await request({ port, path: "/v3/kv/txn", method: "POST", body: { success }, timeoutMs: 30000 });
-      if (r.status !== 200 || !r.json?.succeeded) throw new Error(`etcd txn failed: ${r.status} ${r.body.slice(0, 300)}`);
-    },
-    async put(key, value) {
-      const r = await request({ port, path: "/v3/kv/put", method: "POST", body: { key: b64(key), value: b64(value) } });
-      if (r.status !== 200) throw new Error(`etcd put failed: ${r.status} ${r.body.slice(0, 300)}`);
-    },
-    /** [[key, value], ...] of every key under prefix. */
-    async getPrefix(prefix) {
-      const end = Buffer.from(prefix);
-      end[end.length - 1] += 1;
-      const r = await request({ port, path: "/v3/kv/range", method: "POST", body: { key: b64(prefix), range_end: end.toString("base64") }, timeoutMs: 30000 });
-      if (r.status !== 200) throw new Error(`etcd range failed: ${r.status} ${r.body.slice(0, 300)}`);
-      return (r.json.kvs ?? []).map((kv) => [Buffer.from(kv.key, "base64").toString(), Buffer.from(kv.value ?? "", "base64").toString()]);
-    },
-    async count(prefix) {
-      const end = Buffer.from(prefix);
-      end[end.length - 1] += 1;
-      const r = await request({ port, path: "/v3/kv/range", method: "POST", body: { key: b64(prefix), range_end: end.toString("base64"), count_only: true } });
-      return Number(r.json?.count ?? 0);
-    },
-  };
-  return etcd;
-}
 
 /**
  * Writes many keys with transactions of `batch` puts (≤ 128), `parallel` at a time.
@@ -166,9 +81,9 @@ export async function startNginx(name, conf, { cpu, port, dir = tmpDir(name), en
   const file = join(dir, "nginx.conf");
   writeFileSync(file, conf);
   // wrap: a command that runs nginx (valgrind ...); the workers are then its children
-  const [cmd, args] = withCpu(cpu, wrap[0] ?? "nginx", [...wrap.slice(1), ...(wrap.length ? ["nginx"] : []), "-p", dir + "/", "-c", file]);
-  const proc = start(name, cmd, args, { env: env ?? process.env, stopSignal: "SIGTERM" });
-  if (port !== undefined) await waitHttp(port, proc, name);
+  const args = [...wrap.slice(1), ...(wrap.length ? ["nginx"] : []), "-p", dir + "/", "-c", file];
+  const proc = start(name, wrap[0] ?? "nginx", args, { env, cpu, stopSignal: "SIGTERM" });
+  if (port !== undefined) await waitAnswering({ port, proc, name });
   const h = {
     name,
     dir,
@@ -177,7 +92,7 @@ export async function startNginx(name, conf, { cpu, port, dir = tmpDir(name), en
     proc,
     masterPid: proc.pid,
     workers: () => childrenOf(proc.pid).filter((p) => wrap.length > 0 || commOf(p) === "nginx"),
-    errorLog: () => readIf(join(dir, "logs/error.log")),
+    errorLog: () => logOf(dir),
     stop: () => stop(proc),
     /** Rewrites the config and asks the master to reload it (SIGHUP). */
     reload(newConf) {
@@ -186,14 +101,6 @@ export async function startNginx(name, conf, { cpu, port, dir = tmpDir(name), en
     },
   };
   return h;
-}
-
-function readIf(file) {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
 }
 
 const commonHttp = (dir) => `
@@ -212,7 +119,7 @@ const commonHttp = (dir) => `
 export const BODY_BYTES = 1024;
 
 /** The backend: nginx answering every request with 200 and a 1 KB body, on `ports`. */
-export async function startBackend({ ports, workers = 1, cpu } = {}) {
+export async function startNginxBackend({ ports, workers = 1, cpu } = {}) {
   const dir = tmpDir("backend");
   ports = ports ?? [await freePort()];
   const body = "x".repeat(BODY_BYTES - 1) + "\n";
@@ -289,70 +196,27 @@ export async function startPlainNginx({ servers, workers = 1, cpu, logLevel, wra
 // ---- ELB ------------------------------------------------------------------------------------
 
 /**
- * ELB through nginx/launch.sh. opts: etcd (endpoint), elbName, statsd ("host:port"),
- * workers, cpu, env (more launch.sh environment), waitLoaded (wait for /status loaded).
+ * ELB through nginx/launch.sh (the harness's startElb) as the bench runs it: one worker, no
+ * access log, the private copy of build/lua, the admin API on keepalive connections.
+ * opts: the harness's, and logLevel, waitLoaded (wait for /status loaded), expectDomains, loadTimeoutMs.
  */
 export async function startElb(opts) {
-  const dir = opts.dir ?? tmpDir("elb");
-  const port = opts.port ?? (await freePort());
-  const env = {
-    ...process.env,
-    ETCD: opts.etcd,
-    ELBNAME: opts.elbName ?? "ELB",
-    ELB_PREFIX: dir,
-    ELB_LISTEN: `${HOST}:${port}`,
-    ELB_WORKERS: String(opts.workers ?? 1),
-    ELB_ACCESS_LOG: "off",
-    ELB_LOG_LEVEL: opts.logLevel ?? "warn",
-    ELB_LUA_DIR: luaDir(),
-    ELB_STOP_TIMEOUT: "5",
-    ...(opts.env ?? {}),
-  };
-  delete env.STATSD;
-  delete env.ELB_LOG_STDOUT;
-  delete env.ELB_ADMIN_TOKEN;
-  if (opts.statsd) env.STATSD = opts.statsd;
-  const t0 = Date.now();
-  const [cmd, args] = withCpu(opts.cpu, "bash", [join(ROOT, "nginx/launch.sh")]);
-  const proc = start(`elb-${env.ELBNAME}`, cmd, args, { env, stopSignal: "SIGINT", graceMs: 15000 });
-  await waitHttp(port, proc, `ELB ${env.ELBNAME}`, "/__erulb__/status", {}, 30000);
-  const h = {
-    name: "elb",
-    dir,
-    port,
-    proc,
-    elbName: env.ELBNAME,
-    startedAt: t0,
-    masterPid: () => Number(readIf(join(dir, "nginx.pid")).trim()),
-    workers() {
-      const m = h.masterPid();
-      return m ? childrenOf(m).filter((p) => commOf(p) === "nginx") : [];
-    },
-    errorLog: () => readIf(join(dir, "logs/error.log")),
-    status: async () => (await request({ port, path: "/__erulb__/status", timeoutMs: 10000 })).json,
-    async api(method, resource, body) {
-      const r = await request({ port, path: `/__erulb__/${resource}`, method, body, timeoutMs: 30000, keepalive: true });
-      return r;
-    },
-    stop: () => stop(proc),
-  };
+  const h = await startElbHarness({
+    workers: 1,
+    timeoutMs: 30000,
+    keepalive: true,
+    ...opts,
+    env: { ELB_ACCESS_LOG: "off", ELB_LOG_LEVEL: opts.logLevel ?? "warn", ELB_LUA_DIR: luaDir(), ...(opts.env ?? {}) },
+  });
+  h.dir = h.prefix; // the name the sections use, as for the other proxies
   if (opts.waitLoaded) await waitLoaded(h, opts.expectDomains, opts.loadTimeoutMs);
   return h;
 }
 
-/** Waits until /__erulb__/status says loaded, with `domains` domains when given; returns s. */
+/** Waits until /__erulb__/status says loaded, with `domains` domains when given; returns the seconds it took. */
 export async function waitLoaded(elb, domains, timeoutMs = 120000) {
   const t0 = Date.now();
-  await waitFor(
-    async () => {
-      if (!elb.proc.alive()) throw abort(`ELB exited:\n${elb.proc.output().slice(-2000)}\n${elb.errorLog().slice(-2000)}`);
-      const s = await elb.status();
-      return s && s.loaded === true && (domains === undefined || s.domains === domains) && s.workers.every((w) => w.applied_event >= s.last_event);
-    },
-    timeoutMs,
-    `ELB ${elb.elbName} loaded${domains !== undefined ? ` with ${domains} domains` : ""}`,
-    25,
-  );
+  await waitUntilLoaded(elb, { domains, timeoutMs });
   return (Date.now() - t0) / 1000;
 }
 
@@ -399,9 +263,8 @@ backend up2
 `;
   const file = join(dir, "haproxy.cfg");
   writeFileSync(file, conf);
-  const [cmd, args] = withCpu(cpu, "haproxy", ["-db", "-f", file]);
-  const proc = start("haproxy", cmd, args, { stopSignal: "SIGTERM" });
-  await waitHttp(port, proc, "haproxy");
+  const proc = start("haproxy", "haproxy", ["-db", "-f", file], { cpu, stopSignal: "SIGTERM" });
+  await waitAnswering({ port, proc, name: "haproxy" });
   return {
     name: "haproxy",
     dir,
@@ -422,17 +285,15 @@ export async function startElbConf({ name, conf, port, env, cpu, expectDomains, 
   for (const d of ["logs", "tmp", "state"]) mkdirSync(join(dir, d), { recursive: true });
   const user = conf.match(/^user (\S+);/m)?.[1];
   if (user && user !== "root" && process.getuid?.() === 0) {
-    const { run } = await import("./procs.mjs");
     await run("chown", ["-R", user, join(dir, "state"), join(dir, "tmp")]);
   }
   const fullEnv = { ...process.env, ELB_PREFIX: dir, ELB_LISTEN: `${HOST}:${port}`, ELB_ADMIN_ALLOW: "127.0.0.0/8,::1/128", ...env };
   delete fullEnv.ELB_ADMIN_TOKEN;
   if (!env.STATSD) delete fullEnv.STATSD;
   const h = await startNginx(name, "daemon off;\n" + conf, { cpu, dir, env: fullEnv, wrap });
-  await waitHttp(port, h.proc, name, "/__erulb__/status", {}, timeoutMs);
+  await waitAnswering({ port, proc: h.proc, name, path: "/__erulb__/status", timeoutMs });
   h.port = port;
   h.elbName = env.ELBNAME;
-  h.status = async () => (await request({ port, path: "/__erulb__/status", timeoutMs: 10000 })).json;
-  await waitLoaded(h, expectDomains, timeoutMs);
+  await waitUntilLoaded(h, { domains: expectDomains, timeoutMs });
   return h;
 }

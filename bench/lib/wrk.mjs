@@ -1,20 +1,18 @@
 // Runs wrk against 127.0.0.1 and returns its numbers (from the JSON line that
 // bench/lua/wrk-report.lua prints), with a hard time limit on the wrk process.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { onShutdown, start, stop } from "./procs.mjs";
-import { rmSync } from "node:fs";
+import { start, stop, tmpDir } from "../../test/harness/index.mjs";
 
 const luaDir = fileURLToPath(new URL("../lua/", import.meta.url));
-const scriptDir = mkdtempSync(join(tmpdir(), "elb-bench-wrk-"));
-onShutdown(() => rmSync(scriptDir, { recursive: true, force: true }));
+let scriptDir;
 const scripts = new Map();
 
 function scriptFor(generator) {
   const key = generator ?? "";
   if (!scripts.has(key)) {
+    scriptDir ??= tmpDir("wrk");
     let text = "";
     if (generator) text += readFileSync(join(luaDir, generator), "utf8") + "\n";
     text += readFileSync(join(luaDir, "wrk-report.lua"), "utf8");
@@ -47,13 +45,7 @@ export async function wrk(opts) {
   if (opts.close) args.push("-H", "Connection: close");
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push("-H", `${k}: ${v}`);
   args.push(`http://127.0.0.1:${opts.port}${opts.path ?? PATH}`);
-  let cmd = "wrk";
-  let argv = args;
-  if (opts.cpu !== undefined) {
-    cmd = "taskset";
-    argv = ["-c", String(opts.cpu), "wrk", ...args];
-  }
-  const p = start("wrk", cmd, argv, { env: { ...process.env, ...(opts.env ?? {}) }, stopSignal: "SIGKILL" });
+  const p = start("wrk", "wrk", args, { env: { ...process.env, ...(opts.env ?? {}) }, cpu: opts.cpu, stopSignal: "SIGKILL" });
   const limit = setTimeout(() => stop(p, "SIGKILL", 1000), (duration + 20) * 1000);
   const { code } = await p.exited;
   clearTimeout(limit);

@@ -9,10 +9,9 @@
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { interleave, measure, ratiosTo } from "../lib/measure.mjs";
-import { freePort } from "../lib/net.mjs";
-import { run, sleep, start, stop } from "../lib/procs.mjs";
+import { freePort, run, sleep, start, stop, tmpDir } from "../../test/harness/index.mjs";
 import { DOMAIN } from "../lib/rules.mjs";
-import { startElb, startElbConf, startPlainNginx, tmpDir } from "../lib/servers.mjs";
+import { startElb, startElbConf, startPlainNginx } from "../lib/servers.mjs";
 import { fmt, int, pct, ratio, signed } from "../lib/stats.mjs";
 import { wrk } from "../lib/wrk.mjs";
 import { checkAnswer, configureElb } from "./proxy.mjs";

@@ -5,9 +5,9 @@
 // each against the same proxy with no change. Failed requests = non-2xx answers + socket errors.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { childrenOf, sleep } from "../../test/harness/index.mjs";
 import { measure } from "../lib/measure.mjs";
-import { sleep } from "../lib/procs.mjs";
-import { childrenOf, cpuTree, round } from "../lib/procstat.mjs";
+import { cpuTree, round } from "../lib/procstat.mjs";
 import { DOMAIN, ruleSet } from "../lib/rules.mjs";
 import { startElb, startPlainNginx } from "../lib/servers.mjs";
 import { fmt, int, median } from "../lib/stats.mjs";

@@ -11,10 +11,9 @@
 import http from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "../lib/net.mjs";
-import { run, sleep } from "../lib/procs.mjs";
+import { freePort, run, sleep, tmpDir } from "../../test/harness/index.mjs";
 import { DOMAIN } from "../lib/rules.mjs";
-import { plainNginxConf, startElb, startElbConf, startNginx, tmpDir } from "../lib/servers.mjs";
+import { plainNginxConf, startElb, startElbConf, startNginx } from "../lib/servers.mjs";
 import { fmt, int, ratio, signed } from "../lib/stats.mjs";
 import { PATH, UA } from "../lib/wrk.mjs";
 import { copyConfig, ladder } from "./breakdown.mjs";

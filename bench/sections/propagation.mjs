@@ -7,11 +7,10 @@
 // worker applied that revision; each worker stamps the time it applied it (ngx.now(), ms),
 // so the latency is that stamp minus the time of the write, not the polling delay.
 import { performance } from "node:perf_hooks";
-import { request } from "../lib/net.mjs";
-import { sleep, stop } from "../lib/procs.mjs";
+import { request, sleep, startEtcd, stop } from "../../test/harness/index.mjs";
 import { memOf } from "../lib/procstat.mjs";
 import { ruleSet, spreadDomain } from "../lib/rules.mjs";
-import { bulkPut, startElb, startEtcd, waitLoaded } from "../lib/servers.mjs";
+import { bulkPut, startElb, waitLoaded } from "../lib/servers.mjs";
 
 const b64 = (s) => Buffer.from(s).toString("base64");
 

@@ -2,8 +2,8 @@
 // `Connection: close`: (a) plain nginx proxy_pass to a static upstream with keepalive (the
 // limit), (b) ELB with one domain whose rule graph is ua -> path regex -> backend, statsd
 // on, (c) HAProxy 2.6 with the equivalent ACLs. Runs interleaved a, b, c, a, b, c, ...
+import { request } from "../../test/harness/index.mjs";
 import { interleave, measure, ratiosTo, workerMemory } from "../lib/measure.mjs";
-import { request } from "../lib/net.mjs";
 import { DOMAIN, PATH_PATTERN, UA_PATTERN, ruleSet } from "../lib/rules.mjs";
 import { BODY_BYTES, startElb, startHaproxy, startPlainNginx } from "../lib/servers.mjs";
 import { fmt, int, pct, ratio } from "../lib/stats.mjs";

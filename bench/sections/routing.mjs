@@ -5,9 +5,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { start, stop } from "../lib/procs.mjs";
+import { REPO_ROOT as ROOT, start, stop, tmpDir } from "../../test/harness/index.mjs";
 import { DOMAIN, PATH_PATTERN, SPREAD_FMT, UA_PATTERN, ruleSet } from "../lib/rules.mjs";
-import { ROOT, luaDir, tmpDir } from "../lib/servers.mjs";
+import { luaDir } from "../lib/servers.mjs";
 import { fmt, int } from "../lib/stats.mjs";
 import { PATH, UA } from "../lib/wrk.mjs";
 

@@ -5,7 +5,7 @@ import { Elb } from "./harness";
 
 /** `elb` is read at each call: test files start their ELB in beforeAll. */
 export function elbApi(elb: () => Elb) {
-  const admin = (method: string, resource: string, body?: unknown) => elb().request({ method, path: `/__erulb__/${resource}`, body });
+  const admin = (method: string, resource: string, body?: unknown) => elb().api(method, resource, body);
 
   /** PUTs upstream servers, an optional policy and a domain `<name>.test` routing to the upstream. */
   async function setup(name: string, servers: Record<string, string>, policy?: unknown): Promise<string> {

@@ -1,45 +1,17 @@
-// Backends for the balancing and health suites, beside harness.ts's: an app server with a
-// health endpoint of its own, a node-state endpoint (like plight: 200 enabled, 404 disabled,
-// 503 offline), and a server that reads a request and drops the connection without an
-// answer. All on 127.0.0.1, ports picked at run time; stopServers() closes them all.
+// Backends for the balancing and health suites, beside the harness's echo backend: an app
+// server with a health endpoint of its own, a node-state endpoint (like plight: 200 enabled,
+// 404 disabled, 503 offline), and a server that reads a request and drops the connection
+// without an answer. All on 127.0.0.1, ports picked at run time; stopServers() closes them all.
 import http from "node:http";
 import net from "node:net";
+import { HOST, serve, type Listening } from "./harness";
 
-const HOST = "127.0.0.1";
 const open = new Set<{ stop(): Promise<void> }>();
 
 export async function stopServers(): Promise<void> {
   const all = [...open];
   open.clear();
   await Promise.all(all.map((s) => s.stop()));
-}
-
-interface Listener {
-  port: number;
-  close(): Promise<void>;
-}
-
-async function listenHttp(port: number, handler: http.RequestListener): Promise<Listener> {
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer(handler);
-  server.keepAliveTimeout = 65000;
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  const got = await new Promise<number>((res, rej) => {
-    server.once("error", rej);
-    server.listen({ host: HOST, port, exclusive: true }, () => res((server.address() as net.AddressInfo).port));
-  });
-  return {
-    port: got,
-    close: () =>
-      new Promise<void>((res) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => res());
-        server.closeAllConnections();
-      }),
-  };
 }
 
 export interface App {
@@ -64,7 +36,7 @@ export interface App {
 
 /** Answers {"backend": name, ...} as JSON on any path; /health and /state answer their statuses. */
 export async function startApp(name: string, opts: { delayMs?: number } = {}): Promise<App> {
-  let listener: Listener | undefined;
+  let listener: Listening | undefined;
   const app: App = {
     name,
     port: 0,
@@ -82,7 +54,7 @@ export async function startApp(name: string, opts: { delayMs?: number } = {}): P
     },
     async restart() {
       await app.kill();
-      listener = await listenHttp(app.port, handler);
+      listener = await serve(http.createServer(handler), app.port);
     },
     async stop() {
       open.delete(app);
@@ -117,7 +89,7 @@ export async function startApp(name: string, opts: { delayMs?: number } = {}): P
       else send();
     });
   };
-  listener = await listenHttp(0, handler);
+  listener = await serve(http.createServer(handler));
   app.port = listener.port;
   app.addr = `${HOST}:${listener.port}`;
   open.add(app);
@@ -142,11 +114,13 @@ export async function startStatusServer(status = 200): Promise<StatusServer> {
       await l.close();
     },
   };
-  const l = await listenHttp(0, (_req, res) => {
-    s.hits++;
-    res.writeHead(s.status, { "Content-Type": "text/plain" });
-    res.end("state\n");
-  });
+  const l = await serve(
+    http.createServer((_req, res) => {
+      s.hits++;
+      res.writeHead(s.status, { "Content-Type": "text/plain" });
+      res.end("state\n");
+    }),
+  );
   s.port = l.port;
   open.add(s);
   return s;
@@ -161,20 +135,15 @@ export interface Dropper {
 
 /** Takes each request (reads until the headers and a short body arrived), then closes the connection without answering. */
 export async function startDropper(): Promise<Dropper> {
-  const sockets = new Set<net.Socket>();
   const d: Dropper = {
     addr: "",
     received: [],
-    stop: () =>
-      new Promise<void>((res) => {
-        open.delete(d);
-        for (const s of sockets) s.destroy();
-        server.close(() => res());
-      }),
+    stop: async () => {
+      open.delete(d);
+      await l.close();
+    },
   };
   const server = net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
     let text = "";
     sock.on("data", (b) => {
       text += b.toString();
@@ -188,11 +157,8 @@ export async function startDropper(): Promise<Dropper> {
     });
     sock.on("error", () => {});
   });
-  const port = await new Promise<number>((res, rej) => {
-    server.once("error", rej);
-    server.listen({ host: HOST, port: 0, exclusive: true }, () => res((server.address() as net.AddressInfo).port));
-  });
-  d.addr = `${HOST}:${port}`;
+  const l = await serve(server);
+  d.addr = `${HOST}:${l.port}`;
   open.add(d);
   return d;
 }
