@@ -59,6 +59,22 @@ export function eventAt(n: number): LuaMultiReturn<[string | undefined, number]>
   return $multi(string.sub(raw, bar! + 1), tonumber(string.sub(raw, 1, bar! - 1))!);
 }
 
+/** What a commit stored, event by event (config/journal.ts writes it to disk). */
+export interface Committed {
+  seq: number;
+  rev: number;
+  key: string;
+  value: string | undefined;
+}
+
+type CommitHook = (this: void, entries: Committed[]) => string | undefined;
+let commitHook: CommitHook | undefined = undefined;
+
+/** Runs `hook` with what each commit stored, before the workers can see it. */
+export function onCommit(hook: CommitHook): void {
+  commitHook = hook;
+}
+
 function lock(): boolean {
   for (let i = 0; i < 5000; i++) {
     const [ok] = locks.add("store", ngx.worker.pid(), 10);
@@ -82,6 +98,7 @@ export function commit(changes: Change[], rev: number, mayYield?: boolean): LuaM
   if (!lock()) return $multi(undefined, "the configuration store is locked by another writer");
   let seq = lastSeq();
   let err: string | undefined = undefined;
+  const stored: Committed[] = [];
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i];
     if (mayYield && i % 5000 === 4999) letOthersRun();
@@ -103,6 +120,11 @@ export function commit(changes: Change[], rev: number, mayYield?: boolean): LuaM
     }
     seq = seq + 1;
     dict.set("e|" + seq, `${rev}|${c.key}`, EVENT_TTL);
+    if (commitHook !== undefined) stored.push({ seq, rev, key: c.key, value: c.value });
+  }
+  if (commitHook !== undefined && stored.length > 0) {
+    const jerr = commitHook(stored);
+    if (jerr !== undefined) ngx.log(ngx.ERR, `journal: ${jerr}`);
   }
   dict.set("seq", seq);
   if (rev > revision()) dict.set("rev", rev);
