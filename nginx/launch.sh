@@ -17,6 +17,9 @@
 #   ELB_LOG_LEVEL    error_log level, default notice
 #   ELB_ETCD_PORT    client port of the embedded etcd, default 2379 (peer port: +1)
 #   ELB_NODE_ID, ELB_ADVERTISE  passed through to the Lua code (see README)
+#   ETCD_CACERT      https:// endpoints: the CA bundle etcd's certificates are checked against
+#                    (default: the system's); ETCD_CERT, ETCD_KEY, ETCD_USER, ETCD_PASSWORD,
+#                    ELB_ADMIN_MAX_WRITES, ELB_ETCD_MAX_REQUEST_BYTES: read by the Lua code
 #   ELB_LUA_DIR      compiled Lua, default <repo>/build/lua
 #   ELB_USER         worker user when started as root (default: www-data if it can read
 #                    the Lua and the prefix, else root)
@@ -254,6 +257,16 @@ else
   resolver_line="# resolver: none found in /etc/resolv.conf (set ELB_RESOLVER)"
 fi
 
+# etcd over https: nginx checks the servers' certificates against this bundle.
+etcd_tls_line="# etcd over http: no CA bundle"
+case ",${ETCD:-}" in
+  *,https://*|*,\ https://*|*,HTTPS://*)
+    cacert="${ETCD_CACERT:-/etc/ssl/certs/ca-certificates.crt}"
+    [ -r "$cacert" ] || die "ETCD_CACERT: cannot read $cacert"
+    etcd_tls_line="lua_ssl_trusted_certificate $cacert; lua_ssl_verify_depth 5;"
+    ;;
+esac
+
 sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 conf="$prefix/nginx.conf"
 sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
@@ -262,6 +275,7 @@ sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
     -e "s|@@LOG_LEVEL@@|$(sed_escape "$log_level")|g" \
     -e "s|@@LUA_DIR@@|$(sed_escape "$lua_dir")|g" \
     -e "s|@@RESOLVER@@|$(sed_escape "$resolver_line")|g" \
+    -e "s|@@ETCD_TLS@@|$(sed_escape "$etcd_tls_line")|g" \
     -e "s|@@ACCESS_LOG@@|$(sed_escape "$access_log")|g" \
     -e "s|@@LISTEN@@|$(sed_escape "$listen")|g" \
     "$here/nginx.conf.tmpl" >"$conf.new"
