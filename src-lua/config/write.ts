@@ -62,14 +62,18 @@ function tooManyOps(n: number): WriteFailure {
   return { status: 400, msg: `this change needs ${n} etcd operations; one transaction holds at most ${MAX_TXN_OPS}: split it` };
 }
 
+function len(s: string | undefined): number {
+  return s === undefined ? 0 : s.length;
+}
+
 /** About the size of a transaction as etcd counts it against --max-request-bytes (keys and values as bytes). */
 export function txnBytes(compares: Compare[], ops: TxnOp[]): number {
+  // the gateway's fields are base64: 4 characters for 3 bytes
   let n = 0;
-  for (const c of compares) n += math.ceil((c.key.length + (c.range_end?.length ?? 0)) * 3 / 4) + OP_OVERHEAD;
+  for (const c of compares) n += math.ceil((len(c.key) + len(c.range_end)) * 3 / 4) + OP_OVERHEAD;
   for (const op of ops) {
     const r = (op.request_put ?? op.request_delete_range ?? op.request_range) as { key?: string; value?: string; range_end?: string };
-    // the gateway's fields are base64: 4 characters for 3 bytes
-    n += math.ceil(((r.key?.length ?? 0) + (r.value?.length ?? 0) + (r.range_end?.length ?? 0)) * 3 / 4) + OP_OVERHEAD;
+    n += math.ceil((len(r.key) + len(r.value) + len(r.range_end)) * 3 / 4) + OP_OVERHEAD;
   }
   return n;
 }
