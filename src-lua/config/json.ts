@@ -10,12 +10,15 @@ import { pcreCheck } from "./regex";
 
 cjson.decode_invalid_numbers(false);
 
+/** Marks a document that is an empty array ("[]"), which cjson decodes like "{}". */
+const EMPTY_ARRAY = {};
+
 function isArray(this: void, v: unknown): boolean {
   return type(v) === "table" && (rawget(v as unknown[], 1 as any) !== undefined || next(v as LuaTable)[0] === undefined);
 }
 
 function isObject(this: void, v: unknown): boolean {
-  return type(v) === "table" && rawget(v as unknown[], 1 as any) === undefined;
+  return type(v) === "table" && rawget(v as unknown[], 1 as any) === undefined && getmetatable(v) !== EMPTY_ARRAY;
 }
 
 function decodeJson(this: void, text: string): Decoded {
@@ -64,6 +67,8 @@ export function decode(text: string): LuaMultiReturn<[any, undefined] | [undefin
   if (why !== undefined) return $multi(undefined, why);
   const [v, err] = cjson.decode(text);
   if (err !== undefined) return $multi(undefined, err);
+  // a whole document "[]" is not an object (an empty array inside one stays ambiguous)
+  if (type(v) === "table" && next(v)[0] === undefined && string.find(text, "^%s*%[")[0] !== undefined) setmetatable(v, EMPTY_ARRAY);
   return $multi(v, undefined);
 }
 

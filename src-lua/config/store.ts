@@ -197,15 +197,38 @@ export function clear(): void {
 }
 
 // The invalid keys are few: their names are also listed under one key ("xlist"), so that
-// the status API never scans the dict (get_keys locks it for every worker).
+// the status API never scans the dict (get_keys locks it for every worker). Each name is
+// written "<length>:<key>": an etcd key may hold any byte, a newline too.
+
+function invalidList(): string[] {
+  const [list] = dict.get("xlist");
+  const out: string[] = [];
+  const text = (list as string | undefined) ?? "";
+  let pos = 1;
+  while (pos <= text.length) {
+    const [n, start] = string.match(text, "^(%d+):()", pos);
+    if (n === undefined) break;
+    const from = tonumber(start)!;
+    out.push(string.sub(text, from, from + tonumber(n)! - 1));
+    pos = from + tonumber(n)!;
+  }
+  return out;
+}
+
+function setInvalidList(keys: string[]): void {
+  const parts: string[] = [];
+  for (const k of keys) parts.push(`${k.length}:${k}`);
+  dict.set("xlist", table.concat(parts));
+}
 
 /** Records a value from etcd that failed validation (shown by the status API). */
 export function markInvalid(key: string, rev: number, error: string): void {
   const [had] = dict.get("x|" + key);
   dict.set("x|" + key, `${rev}|${error}`);
   if (had === undefined) {
-    const [list] = dict.get("xlist");
-    dict.set("xlist", list === undefined ? key : `${list}\n${key}`);
+    const keys = invalidList();
+    keys.push(key);
+    setInvalidList(keys);
   }
 }
 
@@ -213,17 +236,15 @@ export function clearInvalid(key: string): void {
   const [had] = dict.get("x|" + key);
   if (had === undefined) return;
   dict.delete("x|" + key);
-  const [list] = dict.get("xlist");
   const keep: string[] = [];
-  for (const [k] of string.gmatch(list ?? "", "[^\n]+")) if (k !== key) keep.push(k);
-  dict.set("xlist", keep.join("\n"));
+  for (const k of invalidList()) if (k !== key) keep.push(k);
+  setInvalidList(keep);
 }
 
 /** The values from etcd that failed validation, by key: {revision, error}. */
 export function invalidKeys(): LuaTable<string, { revision: number; error: string }> {
   const out = new LuaTable<string, { revision: number; error: string }>();
-  const [list] = dict.get("xlist");
-  for (const [k] of string.gmatch(list ?? "", "[^\n]+")) {
+  for (const k of invalidList()) {
     const [raw] = dict.get("x|" + k);
     if (raw !== undefined) {
       const [bar] = string.find(raw, "|", 1, true);

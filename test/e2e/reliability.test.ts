@@ -65,6 +65,21 @@ describe("only JSON is JSON", () => {
   });
 });
 
+describe("odd keys written by hand", () => {
+  it("a key with a newline is listed as invalid, and no longer once deleted; a whole document [] is no policy", async () => {
+    await etcdctl(etcd.endpoint, "put", "/ELB/rules/x\ny", JSON.stringify(rules("up1")));
+    await etcdctl(etcd.endpoint, "put", "/ELB/policies/arr", "[]");
+    await waitFor(async () => {
+      const keys = Object.keys((await elb.api("GET", "status")).json.invalid_keys);
+      return keys.includes("/ELB/rules/x\ny") && keys.includes("/ELB/policies/arr");
+    }, 5000, "both keys to be listed");
+    expect((await elb.api("GET", "status")).json.invalid_keys["/ELB/policies/arr"].error).toMatch(/must be an object/);
+    await etcdctl(etcd.endpoint, "del", "/ELB/rules/x\ny");
+    await waitFor(async () => !Object.keys((await elb.api("GET", "status")).json.invalid_keys).includes("/ELB/rules/x\ny"), 5000, "the deleted key to leave the list");
+    await etcdctl(etcd.endpoint, "del", "/ELB/policies/arr");
+  });
+});
+
 describe("a change too large for one etcd transaction", () => {
   it("is refused with 413 before it is sent, saying what to do; one that fits is written", async () => {
     const before = await configRevisions();
