@@ -38,7 +38,9 @@ export const isSpecial = (t: unknown): t is Raw | Bytes | Dup | Big =>
 /** The JSON text of `t`, as bytes. */
 export function writeJson(t: Tree): Buffer {
   const parts: Buffer[] = [];
-  const str = (s: string) => parts.push(Buffer.from(s, "utf8"));
+  const str = (s: string): void => {
+    parts.push(Buffer.from(s, "utf8"));
+  };
   const walk = (v: Tree): void => {
     if (v === null || typeof v === "boolean") return str(String(v));
     if (typeof v === "number") return str(Number.isFinite(v) ? JSON.stringify(v) : String(v));

@@ -5,6 +5,16 @@ import { settings } from "../node/settings";
 import * as store from "./store";
 import { counts } from "./view";
 
+/** How full each shared dict is, in bytes: {capacity, free} (free counts whole free pages). */
+function dictUse(): object {
+  const out = new LuaTable<string, object>();
+  for (const name of ["elb_config", "elb_health", "elb_locks"]) {
+    const d = ngx.shared[name];
+    if (d !== undefined) out.set(name, { capacity: d.capacity(), free: d.free_space() });
+  }
+  return out;
+}
+
 export function nodeStatus(): object {
   const workers: unknown[] = [];
   const n = ngx.worker.count();
@@ -25,6 +35,7 @@ export function nodeStatus(): object {
     last_event: store.lastSeq(),
     invalid_keys: store.invalidKeys(),
     leader_pid: leaderPid() ?? 0,
+    shared_dicts: dictUse(),
     answered_by: { pid: ngx.worker.pid(), leader: isLeader() },
     workers,
   };
