@@ -99,6 +99,15 @@ describe("a change too large for one etcd transaction", () => {
   });
 });
 
+describe("dump", () => {
+  it("writes a configuration larger than one transaction in several", async () => {
+    for (let i = 0; i < 3; i++) expect((await elb.api("PUT", "domain", { [`dump${i}.test`]: rules("up1", "d".repeat(700 * 1024)) })).status).toBe(200);
+    const r = await elb.api("PUT", "dump");
+    expect(r.status, r.body).toBe(200);
+    await elb.api("DELETE", "domain", ["dump0.test", "dump1.test", "dump2.test"]);
+  });
+});
+
 describe("an acknowledged change survives", () => {
   for (const how of ["a graceful stop", "a crash (SIGKILL of every nginx process)"]) {
     it(`${how} right after the answer, and a start without etcd`, async () => {
