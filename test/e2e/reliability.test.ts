@@ -4,6 +4,7 @@
 // paths only, the token, the limit of writes at once).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backend, Elb, Etcd, etcdctl, freePort, killNginx, request, startBackend, startElb, startEtcd, stopAll, waitFor } from "./harness";
+import { configRevisions as revisionsIn } from "./etcd-keys";
 
 let etcd: Etcd;
 let elb: Elb;
@@ -11,15 +12,6 @@ let a: Backend;
 
 const rules = (up: string, version = "1") => ({ init: "b", rules: { b: { type: "backend", args: { servername: up, "X-Version": version } } } });
 
-async function configRevisions(): Promise<Record<string, number>> {
-  const out = JSON.parse((await etcdctl(etcd.endpoint, "get", "/ELB/", "--prefix", "-w", "json")).stdout);
-  const revs: Record<string, number> = {};
-  for (const kv of out.kvs ?? []) {
-    const key = Buffer.from(kv.key, "base64").toString();
-    if (!key.startsWith("/ELB/nodes/")) revs[key] = kv.mod_revision;
-  }
-  return revs;
-}
 
 beforeAll(async () => {
   etcd = await startEtcd();
@@ -44,11 +36,11 @@ describe("only JSON is JSON", () => {
   ];
   for (const [what, body] of bodies) {
     it(`${what}: 400, nothing changed`, async () => {
-      const before = await configRevisions();
+      const before = await revisionsIn(etcd.endpoint);
       const r = await request({ port: elb.port, method: "PUT", path: "/__erulb__/policy", body, headers: { "Content-Type": "application/json" } });
       expect(r.status, r.body).toBe(400);
       expect(r.json.msg).toMatch(/^invalid request body/);
-      expect(await configRevisions()).toEqual(before);
+      expect(await revisionsIn(etcd.endpoint)).toEqual(before);
       expect(elb.errorLog()).not.toMatch(/internal error|runtime error|stack traceback/);
     });
   }
@@ -82,19 +74,19 @@ describe("odd keys written by hand", () => {
 
 describe("a change too large for one etcd transaction", () => {
   it("is refused with 413 before it is sent, saying what to do; one that fits is written", async () => {
-    const before = await configRevisions();
+    const before = await revisionsIn(etcd.endpoint);
     const big = { "big.test": rules("up1", "x".repeat(2 * 1024 * 1024)) };
     const r = await elb.api("PUT", "domain", big);
     expect(r.status, r.body).toBe(413);
     expect(r.json.msg).toMatch(/one etcd transaction holds at most 1572864 .*--max-request-bytes.*split it/);
-    expect(await configRevisions()).toEqual(before);
+    expect(await revisionsIn(etcd.endpoint)).toEqual(before);
     // many domains that together pass the limit
     const many: Record<string, unknown> = {};
     for (let i = 0; i < 100; i++) many[`m${i}.test`] = rules("up1", "y".repeat(20000));
     expect((await elb.api("PUT", "domain", many)).status).toBe(413);
     const fits = await elb.api("PUT", "domain", { "fits.test": rules("up1", "z".repeat(1024 * 1024)) });
     expect(fits.status, fits.body).toBe(200);
-    expect(Object.keys(await configRevisions())).toContain("/ELB/rules/fits.test");
+    expect(Object.keys(await revisionsIn(etcd.endpoint))).toContain("/ELB/rules/fits.test");
     expect(Object.keys((await elb.api("GET", "domain")).json)).toContain("fits.test");
   });
 });
