@@ -1,6 +1,6 @@
 // Concurrency: 20 writers at once (10 on each of two nodes) on one upstream and one domain.
 // Every answer must be OK or a clear refusal (409: the keys kept changing; 429: the node's
-// limit of writes at once); afterwards etcd must hold exactly one of the acknowledged bodies
+// limit of writes at once, set to 4 here); afterwards etcd must hold exactly one of the acknowledged bodies
 // (never a mix of two), and both nodes' GET must agree with etcd.
 import { startElb, startEtcd, stopAll, sleep, type Elb } from "../../test/harness/index.mjs";
 import { readState } from "../lib/etcd-state";
@@ -23,7 +23,9 @@ export async function run(opts: Options): Promise<Tally> {
   const t = new Tally("concurrency", "Concurrency");
   const rounds = opts.quick ? 5 : 25;
   const etcd = await startEtcd();
-  const nodes: Elb[] = [await startElb({ etcd: etcd.endpoint, workers: 2, env: opts.env }), await startElb({ etcd: etcd.endpoint, workers: 2, env: opts.env })];
+  // a low limit of writes at once, so that 10 writers per node meet it
+  const env = { ...opts.env, ELB_ADMIN_MAX_WRITES: "4" };
+  const nodes: Elb[] = [await startElb({ etcd: etcd.endpoint, workers: 2, env }), await startElb({ etcd: etcd.endpoint, workers: 2, env })];
   try {
     for (const n of nodes) await n.waitLoaded(15000);
     const logs = nodes.map((n) => LogWatch.of(n));

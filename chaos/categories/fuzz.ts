@@ -128,7 +128,7 @@ function checkApplied(kind: Kind, plan: ReturnType<typeof planPut>, before: Stat
 
 export async function run(opts: Options): Promise<Tally> {
   const t = new Tally("fuzz", "Admin API fuzzing");
-  const perResource = opts.quick ? 300 : 10000;
+  const perResource = opts.quick ? 300 : Number(process.env.CHAOS_FUZZ_CASES ?? 10000);
   const seed = opts.seed;
   const etcd = await startEtcd();
   const backend = await startBackend("fuzz");
@@ -166,7 +166,7 @@ export async function run(opts: Options): Promise<Tally> {
         let status = 0;
         let answer = "";
         try {
-          const r = await request({ port: elb.port, method: b.method, path: `/__erulb__/${resource}`, headers: { ...elb.adminHeaders(), "Content-Type": "application/json" }, body: b.body, timeoutMs: HANG_MS });
+          const r = await request({ port: elb.port, method: b.method, path: `/__erulb__/${resource}`, headers: { ...elb.adminHeaders(), "Content-Type": "application/json" }, body: b.body, timeoutMs: HANG_MS, keepalive: b.body.length < MAX_BODY });
           status = r.status;
           answer = r.body.slice(0, 300);
         } catch (e) {
@@ -210,17 +210,18 @@ export async function run(opts: Options): Promise<Tally> {
             }
             // traffic through what was just accepted
             for (const n of plan.names.slice(0, 1)) {
-              await request({ port: elb.port, path: "/chaos", headers: { Host: n.replace(/[^\x21-\x7e]/g, "x") || "x" }, timeoutMs: HANG_MS }).catch((e) => problems.push({ what: "traffic: no answer", detail: String(e), severity: 6 }));
+              await request({ port: elb.port, path: "/chaos", headers: { Host: n.replace(/[^\x21-\x7e]/g, "x") || "x" }, timeoutMs: HANG_MS, keepalive: true }).catch((e) => problems.push({ what: "traffic: no answer", detail: String(e), severity: 6 }));
             }
           }
         }
-        const got = await elb.api("GET", resource);
+        const got = await request({ port: elb.port, path: `/__erulb__/${resource}`, headers: elb.adminHeaders(), keepalive: true });
         const diff = compareGet(k.kind, got.json, expectedView(k.kind, after, elb.elbName));
         if (diff) problems.push({ what: "GET disagrees with etcd", detail: diff, severity: 8 });
         for (const line of log.crashes()) problems.push({ what: "crash or Lua error in the error log", detail: line, severity: 9 });
         if (workerSet(elb) !== workers) problems.push({ what: "a worker died", detail: `${workers} -> ${workerSet(elb)}`, severity: 10 });
         t.count(name, problems);
         state = after;
+        if ((i + 1) % 2000 === 0) opts.log(`fuzz: /__erulb__/${resource} ${i + 1}/${cases.length}, ${t.misbehaved} misbehaved so far`);
         const shape = b.what.split(" ")[1] ?? "?";
         const p = (figures.msByShape[shape] ??= { cases: 0, ms: 0 });
         p.cases++;

@@ -33,18 +33,26 @@ export function examples(): Map<string, Obj[]> {
 }
 
 /** n names (or members) that `check` accepts, made from a few patterns. */
+const pools = new Map<(s: string) => string | undefined, Map<string, string[]>>();
+
 function pool(check: (s: string) => string | undefined, make: ((i: number) => string)[], n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < n && i < n * 10; i++) {
+  const id = `${make.map((m) => m(0)).join()}|${n}`;
+  const byCheck = pools.get(check) ?? new Map<string, string[]>();
+  pools.set(check, byCheck);
+  const known = byCheck.get(id);
+  if (known) return known;
+  const out = new Set<string>();
+  for (let i = 0; out.size < n && i < n * 10; i++) {
     for (const m of make) {
       const s = m(i);
-      if (check(s) === undefined && !out.includes(s)) {
-        out.push(s);
+      if (check(s) === undefined && !out.has(s)) {
+        out.add(s);
         break;
       }
     }
   }
-  return out;
+  byCheck.set(id, [...out]);
+  return [...out];
 }
 
 export interface KindFuzz {

@@ -19,7 +19,7 @@ function prefixEnd(prefix: string): string {
 
 async function gateway(endpoint: string, path: string, body: unknown): Promise<any> {
   const [host, port] = endpoint.split(":");
-  const r = await request({ host, port: Number(port), path, method: "POST", body, timeoutMs: 30000 });
+  const r = await request({ host, port: Number(port), path, method: "POST", body, timeoutMs: 30000, keepalive: true });
   if (r.status !== 200) throw new Error(`etcd ${path}: ${r.status} ${r.body.slice(0, 300)}`);
   return r.json;
 }

@@ -38,7 +38,7 @@ export const settings: Settings = {
   nodeId: "",
   advertise: "",
   etcdMaxRequestBytes: 1572864,
-  adminMaxWrites: 8,
+  adminMaxWrites: 16,
   etcdCert: undefined,
   etcdKey: undefined,
   etcdUser: undefined,
@@ -120,7 +120,7 @@ export function load(): string | undefined {
   if (cidrs === undefined) return `ELB_ADMIN_ALLOW: ${cerr}`;
   settings.adminAllow = cidrs;
   settings.adminToken = env("ELB_ADMIN_TOKEN");
-  const writes = whole("ELB_ADMIN_MAX_WRITES", 8, 1, 1000);
+  const writes = whole("ELB_ADMIN_MAX_WRITES", 16, 1, 1000);
   if (typeof writes === "string") return writes;
   settings.adminMaxWrites = writes;
   settings.prefix = env("ELB_PREFIX") ?? ngx.config.prefix();
