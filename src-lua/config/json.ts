@@ -2,7 +2,8 @@
 // {} and [] to an empty table, so an empty table passes as either), installed for core/ with
 // the PCRE check as the engine's host (core/host.ts). Only JSON as RFC 8259 defines it is
 // decoded, from the API and from etcd alike: cjson's NaN, Infinity and hex numbers are off,
-// the text must be UTF-8, and a string must not hold a raw control character.
+// the text must be UTF-8, numbers are JSON's ("1." and "01" are not), a string must not hold a
+// raw control character; an empty array is told from an empty object.
 import * as cjson from "cjson.safe";
 import { Decoded, useHost } from "../core/host";
 import { useJsonShape } from "../core/json-shape";
@@ -10,7 +11,7 @@ import { pcreCheck } from "./regex";
 
 cjson.decode_invalid_numbers(false);
 
-/** Marks a document that is an empty array ("[]"), which cjson decodes like "{}". */
+/** The metatable of an empty array ("[]", which cjson decodes like "{}"): it is no object. */
 const EMPTY_ARRAY = {};
 
 function isArray(this: void, v: unknown): boolean {
@@ -31,44 +32,130 @@ export function install(): void {
   useHost({ decodeJson, encodeJson: encode, checkRegex: pcreCheck });
 }
 
-/** Where a string of `text` holds a raw control character (JSON wants them escaped). */
-function rawControl(text: string): number | undefined {
-  if (string.find(text, "%c")[0] === undefined) return undefined;
-  let i = 1;
-  let inString = false;
-  for (;;) {
-    const [p] = string.find(text, inString ? '["\\%c]' : '["%c]', i);
-    if (p === undefined) return undefined;
-    const c = string.byte(text, p);
-    if (c === 34) {
-      inString = !inString;
-      i = p + 1;
-    } else if (c === 92) {
-      i = p + 2;
-    } else if (c === 127 || (!inString && (c === 9 || c === 10 || c === 13))) {
-      i = p + 1;
-    } else {
-      return p;
-    }
+/** Whether `tok` (a run of letters, digits, ".", "+", "-" outside strings) is a JSON literal or number. */
+function jsonToken(tok: string): boolean {
+  if (tok === "true" || tok === "false" || tok === "null") return true;
+  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?  by hand: Lua patterns have no alternation
+  let [, e] = string.find(tok, "^%-?");
+  let i = e! + 1;
+  if (string.sub(tok, i, i) === "0") i += 1;
+  else {
+    const [, d] = string.find(tok, "^[1-9]%d*", i);
+    if (d === undefined) return false;
+    i = d + 1;
   }
+  if (string.sub(tok, i, i) === ".") {
+    const [, d] = string.find(tok, "^%d+", i + 1);
+    if (d === undefined) return false;
+    i = d + 1;
+  }
+  const c = string.sub(tok, i, i);
+  if (c === "e" || c === "E") {
+    const [, d] = string.find(tok, "^[%+%-]?%d+", i + 1);
+    if (d === undefined) return false;
+    i = d + 1;
+  }
+  return i === tok.length + 1;
 }
 
-/** Why `text` is not JSON text cjson should read, or undefined. */
-function notJson(text: string): string | undefined {
-  const [, , uerr] = ngx.re.find(text, "^", "u");
-  if (uerr !== undefined) return "the text is not valid UTF-8";
-  const at = rawControl(text);
-  if (at !== undefined) return `a raw control character (byte ${string.byte(text, at)}) at character ${at}: write it escaped`;
+/** Checks the text outside strings, from `from` to `to`: tokens, and where "[ ]" stands. */
+function checkBetween(text: string, from: number, to: number, empties: number[]): string | undefined {
+  if (to < from) return undefined;
+  const part = string.sub(text, from, to);
+  for (const [tok] of string.gmatch(part, "[%w%.%+%-]+")) {
+    if (!jsonToken(tok)) return `"${string.sub(tok, 1, 20)}" is not a JSON value (a number is like -1.5e3; NaN and Infinity are not JSON)`;
+  }
+  let at = 1;
+  for (;;) {
+    const [a, b] = string.find(part, "%[%s*%]", at);
+    if (a === undefined) break;
+    empties.push(from + a - 1, from + b! - 1);
+    at = b! + 1;
+  }
   return undefined;
 }
 
+/**
+ * Why `text` is not JSON as RFC 8259 has it where cjson is lenient (a raw control character in
+ * a string, a number like "1." or "01", NaN), or undefined; `empties` gets the start and end
+ * of every empty array "[]" (cjson decodes it like "{}").
+ */
+function scan(text: string, empties: number[]): string | undefined {
+  let i = 1;
+  for (;;) {
+    const [q] = string.find(text, '["%c]', i);
+    const stop = q === undefined ? text.length + 1 : q;
+    const err = checkBetween(text, i, stop - 1, empties);
+    if (err !== undefined) return err;
+    if (q === undefined) return undefined;
+    const c = string.byte(text, q);
+    if (c !== 34) {
+      // outside strings only whitespace may be a control character (DEL is a control too)
+      if (!(c === 9 || c === 10 || c === 13 || c === 127)) return `a control character (byte ${c}) at character ${q}`;
+      i = q + 1;
+      continue;
+    }
+    // a string: to its closing quote
+    let j = q + 1;
+    for (;;) {
+      const [p] = string.find(text, '["\\%c]', j);
+      if (p === undefined) return undefined; // unterminated: cjson says so
+      const d = string.byte(text, p);
+      if (d === 34) {
+        j = p + 1;
+        break;
+      }
+      if (d === 92) j = p + 2;
+      else if (d === 127) j = p + 1;
+      else return `a raw control character (byte ${d}) in a string at character ${p}: write it escaped`;
+    }
+    i = j;
+  }
+}
+
+/** Stands in for an empty array while cjson decodes (an escaped NUL: no key or value of ELB's holds one). */
+const EMPTY_MARK = "\\u0000elb:empty-array";
+const EMPTY_VALUE = "\u0000elb:empty-array";
+
+function markEmpties(v: unknown): unknown {
+  if (type(v) !== "table") return v;
+  const t = v as LuaTable<string | number, unknown>;
+  if (t.get(1) === EMPTY_VALUE && t.get(2) === undefined) {
+    const empty = {};
+    setmetatable(empty, EMPTY_ARRAY);
+    return empty;
+  }
+  for (const [k, x] of t) {
+    if (type(x) === "table") t.set(k, markEmpties(x));
+  }
+  return v;
+}
+
+/** Why `text` is not JSON text cjson should read, or undefined. */
+function notJson(text: string, empties: number[]): string | undefined {
+  const [, , uerr] = ngx.re.find(text, "^", "u");
+  if (uerr !== undefined) return "the text is not valid UTF-8";
+  return scan(text, empties);
+}
+
 export function decode(text: string): LuaMultiReturn<[any, undefined] | [undefined, string]> {
-  const why = notJson(text);
+  const empties: number[] = [];
+  const why = notJson(text, empties);
   if (why !== undefined) return $multi(undefined, why);
-  const [v, err] = cjson.decode(text);
+  let source = text;
+  if (empties.length > 0) {
+    const parts: string[] = [];
+    let at = 1;
+    for (let k = 0; k < empties.length; k += 2) {
+      parts.push(string.sub(text, at, empties[k] - 1), `["${EMPTY_MARK}"]`);
+      at = empties[k + 1] + 1;
+    }
+    parts.push(string.sub(text, at));
+    source = table.concat(parts);
+  }
+  const [v, err] = cjson.decode(source);
   if (err !== undefined) return $multi(undefined, err);
-  // a whole document "[]" is not an object (an empty array inside one stays ambiguous)
-  if (type(v) === "table" && next(v)[0] === undefined && string.find(text, "^%s*%[")[0] !== undefined) setmetatable(v, EMPTY_ARRAY);
+  if (empties.length > 0) return $multi(markEmpties(v), undefined);
   return $multi(v, undefined);
 }
 

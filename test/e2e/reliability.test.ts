@@ -33,6 +33,12 @@ describe("only JSON is JSON", () => {
     ["invalid UTF-8", Buffer.concat([Buffer.from('{"up1": {"hash_on": "header:'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')])],
     ["a raw control character in a string", '{"up1": {"sticky": {"cookie": "a\u0001b"}}}'],
     ["a raw newline in a string", '{"up1": {"sticky": {"cookie": "a\nb"}}}'],
+    ["a number ending with a dot", '{"up1": {"timeouts": {"send": 1.}}}'],
+    ["a number with a leading zero", '{"up1": {"retries": 01}}'],
+    ["a number with a plus", '{"up1": {"retries": +1}}'],
+    ["a number starting with a dot", '{"up1": {"timeouts": {"send": .5}}}'],
+    ["an empty array for a policy", '{"up1": []}'],
+    ["an empty array for the whole body", "[]"],
   ];
   for (const [what, body] of bodies) {
     it(`${what}: 400, nothing changed`, async () => {
@@ -44,6 +50,12 @@ describe("only JSON is JSON", () => {
       expect(elb.errorLog()).not.toMatch(/internal error|runtime error|stack traceback/);
     });
   }
+
+  it("an empty array inside a string is left alone", async () => {
+    const body = { "arr.test": { init: "b", rules: { b: { type: "backend", args: { servername: "up1", "X-Arr": "[ ]", "X-Arr2": "[]" } } } } };
+    expect((await elb.api("PUT", "domain", body)).status).toBe(200);
+    expect((await elb.api("GET", "domain")).json["arr.test"]).toEqual(body["arr.test"]);
+  });
 
   it("a value written by hand with NaN is skipped and listed; the old one keeps serving", async () => {
     expect((await elb.api("PUT", "domain", { "nan.test": rules("up1", "good") })).status).toBe(200);
