@@ -9,12 +9,10 @@
 import * as ffi from "ffi";
 import { settings } from "../node/settings";
 
-ffi.cdef(`
-int open(const char *path, int flags, int mode);
-long write(int fd, const char *buf, unsigned long n);
-int close(int fd);
-int fdatasync(int fd);
-`);
+// pcall: another module may have declared some of these already (a second cdef would throw)
+for (const decl of ["int open(const char *path, int flags, int mode);", "long write(int fd, const char *buf, unsigned long n);", "int close(int fd);", "int fdatasync(int fd);"]) {
+  pcall(ffi.cdef, decl);
+}
 
 const O_WRONLY = 1;
 const O_CREAT = 64;

@@ -11,11 +11,12 @@ import { pcreCheck } from "./regex";
 
 cjson.decode_invalid_numbers(false);
 
-/** The metatable of an empty array ("[]", which cjson decodes like "{}"): it is no object. */
+/** The metatables of an empty array and an empty object, which cjson decodes alike. */
 const EMPTY_ARRAY = {};
+const EMPTY_OBJECT = {};
 
 function isArray(this: void, v: unknown): boolean {
-  return type(v) === "table" && (rawget(v as unknown[], 1 as any) !== undefined || next(v as LuaTable)[0] === undefined);
+  return type(v) === "table" && (rawget(v as unknown[], 1 as any) !== undefined || (next(v as LuaTable)[0] === undefined && getmetatable(v) !== EMPTY_OBJECT));
 }
 
 function isObject(this: void, v: unknown): boolean {
@@ -65,12 +66,14 @@ function checkBetween(text: string, from: number, to: number, empties: number[])
   for (const [tok] of string.gmatch(part, "[%w%.%+%-]+")) {
     if (!jsonToken(tok)) return `"${string.sub(tok, 1, 20)}" is not a JSON value (a number is like -1.5e3; NaN and Infinity are not JSON)`;
   }
-  let at = 1;
-  for (;;) {
-    const [a, b] = string.find(part, "%[%s*%]", at);
-    if (a === undefined) break;
-    empties.push(from + a - 1, from + b! - 1);
-    at = b! + 1;
+  for (const pattern of ["%[%s*%]", "{%s*}"]) {
+    let at = 1;
+    for (;;) {
+      const [a, b] = string.find(part, pattern, at);
+      if (a === undefined) break;
+      empties.push(from + a - 1, from + b! - 1);
+      at = b! + 1;
+    }
   }
   return undefined;
 }
@@ -113,18 +116,20 @@ function scan(text: string, empties: number[]): string | undefined {
   }
 }
 
-/** Stands in for an empty array while cjson decodes (an escaped NUL: no key or value of ELB's holds one). */
-const EMPTY_MARK = "\\u0000elb:empty-array";
-const EMPTY_VALUE = "\u0000elb:empty-array";
+/** Stand in for an empty array and object while cjson decodes (an escaped NUL: no key or value of ELB's holds one). */
+const ARRAY_MARK = '["\\u0000elb:empty"]';
+const OBJECT_MARK = '{"\\u0000elb:empty":true}';
+const MARK = "\u0000elb:empty";
+
+/** Whether decode() ever marked an empty array: encode() then looks for them. */
+let marked = false;
 
 function markEmpties(v: unknown): unknown {
+  marked = true;
   if (type(v) !== "table") return v;
   const t = v as LuaTable<string | number, unknown>;
-  if (t.get(1) === EMPTY_VALUE && t.get(2) === undefined) {
-    const empty = {};
-    setmetatable(empty, EMPTY_ARRAY);
-    return empty;
-  }
+  if (t.get(1) === MARK && t.get(2) === undefined) return setmetatable({}, EMPTY_ARRAY);
+  if (t.get(MARK) === true && next(t, MARK)[0] === undefined && next(t)[0] === MARK) return setmetatable({}, EMPTY_OBJECT);
   for (const [k, x] of t) {
     if (type(x) === "table") t.set(k, markEmpties(x));
   }
@@ -144,11 +149,19 @@ export function decode(text: string): LuaMultiReturn<[any, undefined] | [undefin
   if (why !== undefined) return $multi(undefined, why);
   let source = text;
   if (empties.length > 0) {
+    // in the order they stand in the text
+    const starts: number[] = [];
+    const ends = new LuaTable<number, number>();
+    for (let k = 0; k < empties.length; k += 2) {
+      starts.push(empties[k]);
+      ends.set(empties[k], empties[k + 1]);
+    }
+    table.sort(starts);
     const parts: string[] = [];
     let at = 1;
-    for (let k = 0; k < empties.length; k += 2) {
-      parts.push(string.sub(text, at, empties[k] - 1), `["${EMPTY_MARK}"]`);
-      at = empties[k + 1] + 1;
+    for (const a of starts) {
+      parts.push(string.sub(text, at, a - 1), string.sub(text, a, a) === "[" ? ARRAY_MARK : OBJECT_MARK);
+      at = ends.get(a)! + 1;
     }
     parts.push(string.sub(text, at));
     source = table.concat(parts);
@@ -159,12 +172,22 @@ export function decode(text: string): LuaMultiReturn<[any, undefined] | [undefin
   return $multi(v, undefined);
 }
 
-/** JSON text of `v`; an empty table is {}. Debian's cjson escapes "/" as "\/": undone here
+/** `v` with each marked empty array as the mark's string (written back as [] by encode). */
+function unmark(v: unknown): unknown {
+  if (type(v) !== "table") return v;
+  if (getmetatable(v) === EMPTY_ARRAY) return MARK;
+  const out = new LuaTable<string | number, unknown>();
+  for (const [k, x] of v as LuaTable<string | number, unknown>) out.set(k, unmark(x));
+  return out;
+}
+
+/** JSON text of `v`; an empty table is {} (an empty array decoded here, []). Debian's cjson escapes "/" as "\/": undone here
  * (every "/" it writes is escaped, so each "\/" pair is one). */
 export function encode(v: unknown): string {
-  const [s] = cjson.encode(v);
+  const [s] = cjson.encode(marked ? unmark(v) : v);
   if (s === undefined) return "null";
-  return string.gsub(s, "\\/", "/")[0];
+  const [text] = string.gsub(s, "\\/", "/");
+  return marked ? string.gsub(text, '"\\u0000elb:empty"', "[]")[0] : text;
 }
 
 install();

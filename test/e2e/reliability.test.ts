@@ -40,6 +40,11 @@ describe("only JSON is JSON", () => {
     ["an empty array for a policy", '{"up1": []}'],
     ["an empty array for the whole body", "[]"],
   ];
+  it("a DELETE of {} (an object, not a list) is a 400", async () => {
+    const r = await request({ port: elb.port, method: "DELETE", path: "/__erulb__/domain", body: "{}", headers: { "Content-Type": "application/json" } });
+    expect(r.status, r.body).toBe(400);
+    expect(r.json.errors[0].error).toMatch(/expected an array/);
+  });
   for (const [what, body] of bodies) {
     it(`${what}: 400, nothing changed`, async () => {
       const before = await revisionsIn(etcd.endpoint);
