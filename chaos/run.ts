@@ -85,7 +85,8 @@ async function main(): Promise<number> {
     const machine = `${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
     const run = { date: new Date().toISOString(), commit: `${commit}${dirty ? " (with uncommitted changes)" : ""}`, machine, command: `npm run chaos -- ${process.argv.slice(2).join(" ")}`.trim(), seed, seconds, quick };
     writeFileSync(join(dir, "run.json"), `${JSON.stringify(run, null, 2)}\n`);
-    writeFileSync(join(outDir, "RELIABILITY.md"), render(run, all));
+    const findings = join(REPO_ROOT, "chaos/FINDINGS.md");
+    writeFileSync(join(outDir, "RELIABILITY.md"), render(run, all, existsSync(findings) ? readFileSync(findings, "utf8") : ""));
     log(`wrote ${join(outDir, "RELIABILITY.md")} (${seconds}s)`);
   }
   const bad = results.reduce((n, r) => n + r.misbehaved, 0);

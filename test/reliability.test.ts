@@ -27,3 +27,24 @@ describe("etcd endpoints for elbctl", () => {
     expect(parseEndpoints("ftp://a:1")).toMatch(/only http:\/\/ and https:\/\//);
   });
 });
+
+describe("elbctl's etcd side", () => {
+  it("refuses a transaction larger than etcd takes, before sending it", async () => {
+    const { loadEtcd3, Store } = await import("../admin-cli/src/etcd");
+    await loadEtcd3();
+    const store = new Store(["http://127.0.0.1:1"], "ELB", 1000);
+    try {
+      await expect(store.txn([], [{ put: "/ELB/rules/big.test", value: "x".repeat(2 * 1024 * 1024) }])).rejects.toThrow(/about \d+ bytes; one etcd transaction holds at most 1572864/);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("wants a client certificate with its key, and TLS options with https:// only", async () => {
+    const { securityOptions } = await import("../admin-cli/src/etcd");
+    expect(() => securityOptions(["https://a:1"], { cert: "/x.crt" })).toThrow(/--cert and --key/);
+    expect(() => securityOptions(["http://a:1"], { cacert: "/ca.crt" })).toThrow(/need https:\/\//);
+    expect(() => securityOptions(["http://a:1"], { user: "u" })).toThrow(/--user and --password/);
+    expect(securityOptions(["http://a:1"], { user: "u", password: "p" }).auth).toEqual({ username: "u", password: "p" });
+  });
+});

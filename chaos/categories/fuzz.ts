@@ -151,7 +151,7 @@ export async function run(opts: Options): Promise<Tally> {
     const log = LogWatch.of(elb);
     const workers = workerSet(elb);
     let state = await readState(etcd.endpoint, elb.elbName);
-    const figures = { ok: 0, refused: 0, byStatus: {} as Record<string, number>, disagreements: 0, disagreementExamples: [] as string[], slowestMs: 0, biggestBody: 0, msByShape: {} as Record<string, { cases: number; ms: number }> };
+    const figures = { ok: 0, refused: 0, byStatus: {} as Record<string, number>, disagreements: 0, disagreementExamples: [] as string[], slowestMs: 0, biggestBody: 0 };
     for (const k of kinds) {
       const resource = mapping.get(k.kind.id);
       if (!resource) continue;
@@ -222,10 +222,6 @@ export async function run(opts: Options): Promise<Tally> {
         t.count(name, problems);
         state = after;
         if ((i + 1) % 2000 === 0) opts.log(`fuzz: /__erulb__/${resource} ${i + 1}/${cases.length}, ${t.misbehaved} misbehaved so far`);
-        const shape = b.what.split(" ")[1] ?? "?";
-        const p = (figures.msByShape[shape] ??= { cases: 0, ms: 0 });
-        p.cases++;
-        p.ms += Date.now() - started;
       }
       t.figures[resource] = { cases: cases.length, seed: seed + KINDS.indexOf(k.kind) };
     }

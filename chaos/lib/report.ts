@@ -16,7 +16,8 @@ function figureLines(f: Record<string, unknown>): string[] {
   return Object.entries(f).map(([k, v]) => `- ${k}: \`${cell(JSON.stringify(v)).slice(0, 600)}\``);
 }
 
-export function render(run: RunInfo, results: CategoryResult[]): string {
+/** `findings`: a hand-written section (chaos/FINDINGS.md) on what the suite found and what was fixed. */
+export function render(run: RunInfo, results: CategoryResult[], findings = ""): string {
   const total = results.reduce((n, r) => n + r.misbehaved, 0);
   const out: string[] = [];
   out.push("# Reliability");
@@ -38,6 +39,10 @@ export function render(run: RunInfo, results: CategoryResult[]): string {
   }
   out.push("");
   out.push(total === 0 ? "No misbehaviour in any category." : `${total} misbehaviours: see the categories below.`);
+  if (findings) {
+    out.push("");
+    out.push(findings.trim());
+  }
   for (const r of results) {
     out.push("");
     out.push(`## ${r.title}`);

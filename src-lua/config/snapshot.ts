@@ -23,6 +23,10 @@ export function path(): string {
   return `${settings.prefix}/state/snapshot`;
 }
 
+// every commit is journaled, from the first one of a worker that leads (its initial load
+// included); in the master, restore()'s own commit is folded into the new base at once
+store.onCommit(journal.append);
+
 /** Writes a base holding `keys`/`values` at `rev`, up to event `seq`; yields when it may. */
 function writeBase(keys: string[], values: string[], rev: number, seq: number, mayYield: boolean): string | undefined {
   const tmp = `${path()}.tmp`;
@@ -76,7 +80,6 @@ const AT_MOST_EVERY = 10;
 /** A leader task: journals every change, flushes the journal, rewrites the base once changes are quiet. */
 export function run(this: void, premature: boolean, term: number): void {
   if (premature) return;
-  store.onCommit(journal.append);
   ngx.update_time();
   let seen = lastEventSeen();
   let changedAt = ngx.now();
