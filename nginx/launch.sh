@@ -17,6 +17,9 @@
 #   ELB_LOG_LEVEL    error_log level, default notice
 #   ELB_ETCD_PORT    client port of the embedded etcd, default 2379 (peer port: +1)
 #   ELB_NODE_ID, ELB_ADVERTISE  passed through to the Lua code (see README)
+#   ELB_TRUSTED_PROXIES  CIDRs (commas/spaces) whose X-Forwarded-For gives the client address
+#   ELB_REGEX_MATCH_LIMIT  PCRE match limit of every rule regex, default 100000 (0: PCRE's own, 10 million)
+#   ELB_REGEX_STRICT 1: refuse rule regexes with nested unbounded quantifiers (read by the Lua code)
 #   ELB_LUA_DIR      compiled Lua, default <repo>/build/lua
 #   ELB_USER         worker user when started as root (default: www-data if it can read
 #                    the Lua and the prefix, else root)
@@ -72,6 +75,23 @@ esac
 case "$etcd_port" in
   ''|*[!0-9]*) die "ELB_ETCD_PORT must be a port number: $etcd_port" ;;
 esac
+regex_limit="${ELB_REGEX_MATCH_LIMIT:-100000}"
+case "$regex_limit" in
+  ''|*[!0-9]*) die "ELB_REGEX_MATCH_LIMIT must be a whole number (0: PCRE's default): $regex_limit" ;;
+esac
+realip_lines="# ELB_TRUSTED_PROXIES is not set: the client address is the connection's"
+if [ -n "${ELB_TRUSTED_PROXIES:-}" ]; then
+  realip_lines=""
+  IFS=$', \t' read -r -a proxies <<<"$ELB_TRUSTED_PROXIES"
+  for cidr in "${proxies[@]}"; do
+    [ -n "$cidr" ] || continue
+    case "$cidr" in
+      *[!0-9a-fA-F:./]*|"") die "ELB_TRUSTED_PROXIES: \"$cidr\" is not an address or CIDR block" ;;
+    esac
+    realip_lines="${realip_lines}set_real_ip_from $cidr; "
+  done
+  realip_lines="${realip_lines}real_ip_header X-Forwarded-For; real_ip_recursive on;"
+fi
 
 # ---- processes we own, and how they stop ---------------------------------------------------
 etcd_pid=""
@@ -264,6 +284,8 @@ sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
     -e "s|@@RESOLVER@@|$(sed_escape "$resolver_line")|g" \
     -e "s|@@ACCESS_LOG@@|$(sed_escape "$access_log")|g" \
     -e "s|@@LISTEN@@|$(sed_escape "$listen")|g" \
+    -e "s|@@REGEX_MATCH_LIMIT@@|$(sed_escape "$regex_limit")|g" \
+    -e "s|@@REALIP@@|$(sed_escape "$realip_lines")|g" \
     "$here/nginx.conf.tmpl" >"$conf.new"
 if grep -q '@@[A-Z_]*@@' "$conf.new"; then
   die "unrendered placeholder in $conf.new: $(grep -o '@@[A-Z_]*@@' "$conf.new" | sort -u | tr '\n' ' ')"

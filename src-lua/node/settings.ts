@@ -2,6 +2,7 @@
 // variables through its `env` directives) and inherited by every worker.
 import { Endpoint, parseEndpoints } from "../core/endpoints";
 import { Cidr, parseCidrList } from "../core/cidr";
+import { regexPolicy } from "../core/rules/regex-lint";
 import { ByteAt } from "../core/text";
 
 export interface Settings {
@@ -61,6 +62,7 @@ export function load(): string | undefined {
   const cidrs = parseCidrList(env("ELB_ADMIN_ALLOW") ?? "127.0.0.0/8,::1/128", { byteAt: string.byte as unknown as ByteAt, sub: string.sub });
   if (typeof cidrs === "string") return `ELB_ADMIN_ALLOW: ${cidrs}`;
   settings.adminAllow = cidrs;
+  regexPolicy.strict = env("ELB_REGEX_STRICT") === "1";
   settings.adminToken = env("ELB_ADMIN_TOKEN");
   settings.prefix = env("ELB_PREFIX") ?? ngx.config.prefix();
   const [port] = string.match(env("ELB_LISTEN") ?? "8080", "(%d+)$");
