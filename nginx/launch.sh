@@ -80,6 +80,7 @@ case "$regex_limit" in
   ''|*[!0-9]*) die "ELB_REGEX_MATCH_LIMIT must be a whole number (0: PCRE's default): $regex_limit" ;;
 esac
 realip_lines="# ELB_TRUSTED_PROXIES is not set: the client address is the connection's"
+forwarded_for='$proxy_add_x_forwarded_for'
 if [ -n "${ELB_TRUSTED_PROXIES:-}" ]; then
   realip_lines=""
   IFS=$', \t' read -r -a proxies <<<"$ELB_TRUSTED_PROXIES"
@@ -91,6 +92,9 @@ if [ -n "${ELB_TRUSTED_PROXIES:-}" ]; then
     realip_lines="${realip_lines}set_real_ip_from $cidr; "
   done
   realip_lines="${realip_lines}real_ip_header X-Forwarded-For; real_ip_recursive on;"
+  # $proxy_add_x_forwarded_for would append the client found in it again: append the peer
+  realip_lines="${realip_lines} map \$http_x_forwarded_for \$elb_forwarded_for { \"\" \$realip_remote_addr; default \"\$http_x_forwarded_for, \$realip_remote_addr\"; }"
+  forwarded_for='$elb_forwarded_for'
 fi
 
 # ---- processes we own, and how they stop ---------------------------------------------------
@@ -286,6 +290,7 @@ sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
     -e "s|@@LISTEN@@|$(sed_escape "$listen")|g" \
     -e "s|@@REGEX_MATCH_LIMIT@@|$(sed_escape "$regex_limit")|g" \
     -e "s|@@REALIP@@|$(sed_escape "$realip_lines")|g" \
+    -e "s|@@FORWARDED_FOR@@|$(sed_escape "$forwarded_for")|g" \
     "$here/nginx.conf.tmpl" >"$conf.new"
 if grep -q '@@[A-Z_]*@@' "$conf.new"; then
   die "unrendered placeholder in $conf.new: $(grep -o '@@[A-Z_]*@@' "$conf.new" | sort -u | tr '\n' ' ')"

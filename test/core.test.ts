@@ -174,9 +174,9 @@ function memoryStore(): CounterStore {
   return {
     incr(key: string, value: number, init?: number) {
       const old = m.get(key) ?? init;
-      if (old === undefined) return [undefined, "not found"] as any;
+      if (old === undefined) return undefined;
       m.set(key, old + value);
-      return [old + value, undefined] as any;
+      return old + value;
     },
     set(key: string, value: number) {
       m.set(key, value);

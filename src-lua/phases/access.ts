@@ -2,7 +2,9 @@
 // the default *) -> walk its compiled rule graph to a backend (the upstream for the balancer
 // phase) or to an answer ELB gives itself (redirect, respond). Plain Lua: no lualib, no
 // closures, no tables made per request (captures, addresses and templates use reused tables).
-// A regex match cut off by the match limit (lua_regex_match_limit) is a miss, counted.
+// A regex match cut off by the match limit (lua_regex_match_limit) is a miss, counted. A backend
+// with set_response_headers hands its request over to location @elb_response_headers, whose
+// header filter sets them: the other requests pay nothing for it.
 import { ByteAt } from "../core/balancer/algorithm";
 import { hash32 } from "../core/balancer/hash";
 import { inAny, parseIp } from "../core/cidr";
@@ -31,6 +33,12 @@ for (let b = 0; b < 256; b++) {
   const ch = string.char(b);
   if (string.find(ch, UNSAFE)[0] !== undefined) ESCAPES[ch] = string.format("%%%02X", b);
 }
+
+/**
+ * What a request handed over to @elb_response_headers routes by. ngx.exec to a named location
+ * runs that location's phases at once, before any other request: resume() takes it there.
+ */
+const handoff: { domain: Domain | undefined; up: Upstream | undefined; node: RuleNode | undefined } = { domain: undefined, up: undefined, node: undefined };
 
 function deny(status: number, body: string): void {
   ngx.status = status;
@@ -145,6 +153,22 @@ function respond(node: RuleNode): void {
   return ngx.exit(node.status!);
 }
 
+/** The access phase of @elb_response_headers: the routing decision run() made for this request. */
+export function resume(): void {
+  const node = handoff.node;
+  if (node === undefined) {
+    ngx.log(ngx.ERR, "@elb_response_headers entered without a routing decision");
+    return deny(502, '{"msg":"no routing decision for this request"}');
+  }
+  const ctx = ngx.ctx;
+  ctx.elb_domain = handoff.domain;
+  ctx.elb_up = handoff.up;
+  ctx.elb_resp = node;
+  handoff.domain = undefined;
+  handoff.up = undefined;
+  handoff.node = undefined;
+}
+
 export function run(): void {
   const host = ngx.var.host ?? "";
   let found: Domain | undefined = domains.get(host);
@@ -176,7 +200,12 @@ export function run(): void {
         const path = render(t, false);
         ngx.req.set_uri(string.sub(path, 1, 1) === "/" ? path : "/" + path, false);
       }
-      if (node.responseHeaderNames !== undefined) ctx.elb_resp = node;
+      if (node.responseHeaderNames !== undefined) {
+        handoff.domain = domain;
+        handoff.up = up;
+        handoff.node = node;
+        return ngx.exec("@elb_response_headers");
+      }
       ctx.elb_up = up;
       return;
     }

@@ -1,4 +1,5 @@
-// header_filter_by_lua: a backend rule's set_response_headers on the answer of its server,
+// header_filter_by_lua of location @elb_response_headers (only requests whose backend rule has
+// set_response_headers go there): those headers on the answer of its server,
 // replacing a header of the same name ("" removes it). Plain Lua.
 import { RuleNode } from "../core/rules/node";
 

@@ -6,9 +6,9 @@
 // past) it restarts from now with a plain set, and a request of another worker in that same
 // instant can pass uncounted. Plain Lua (per request).
 
-/** A shared dict, or a stand-in in the tests. */
+/** A shared dict (of which only incr's first result, the new value, is read), or a stand-in in the tests. */
 export interface CounterStore {
-  incr(this: CounterStore, key: string, value: number, init?: number): LuaMultiReturn<[number | undefined, string | undefined]>;
+  incr(this: CounterStore, key: string, value: number, init?: number): number | undefined;
   set(this: CounterStore, key: string, value: number): unknown;
 }
 
@@ -17,7 +17,7 @@ const SLACK = 1e-6;
 
 /** Whether one more request under `key` passes at time `now` (seconds). */
 export function admit(store: CounterStore, key: string, now: number, interval: number, capacity: number): boolean {
-  let [tat] = store.incr(key, interval, now);
+  let tat = store.incr(key, interval, now);
   if (tat === undefined) return true; // the store failed (no memory): let it pass
   if (tat - interval < now) {
     tat = now + interval;
