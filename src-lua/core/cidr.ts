@@ -29,21 +29,32 @@ function hex(c: number): number {
   return -1;
 }
 
+/** the value of the digits readRun read */
+let runValue = 0;
+
+/** Reads up to `max` digits of base 10 or 16 from s[i..to]; returns how many (their value in runValue). */
+function readRun(s: string, i: number, to: number, byteAt: ByteAt, base: number, max: number): number {
+  let v = 0;
+  let n = 0;
+  while (i + n <= to && n < max) {
+    const c = byteAt(s, i + n);
+    const d = base === 16 ? hex(c) : digit(c);
+    if (d < 0) break;
+    v = v * base + d;
+    n = n + 1;
+  }
+  runValue = v;
+  return n;
+}
+
 /** a.b.c.d in s[from..to] into out[at..at+3]; false when it is not one. */
 function parse4(s: string, from: number, to: number, byteAt: ByteAt, out: number[], at: number): boolean {
   let i = from;
   for (let part = 0; part < 4; part++) {
-    let v = 0;
-    let n = 0;
-    while (i <= to && n < 4) {
-      const d = digit(byteAt(s, i));
-      if (d < 0) break;
-      v = v * 10 + d;
-      n = n + 1;
-      i = i + 1;
-    }
-    if (n === 0 || n > 3 || v > 255) return false;
-    out[at + part] = v;
+    const n = readRun(s, i, to, byteAt, 10, 4);
+    if (n === 0 || n > 3 || runValue > 255) return false;
+    out[at + part] = runValue;
+    i = i + n;
     if (part < 3) {
       if (i > to || byteAt(s, i) !== 46) return false;
       i = i + 1;
@@ -67,16 +78,9 @@ function parse6(s: string, from: number, to: number, byteAt: ByteAt, v4: number[
     return -1;
   }
   while (i <= to) {
-    let j = i;
-    let v = 0;
-    let digits = 0;
-    while (j <= to && digits < 5) {
-      const h = hex(byteAt(s, j));
-      if (h < 0) break;
-      v = v * 16 + h;
-      digits = digits + 1;
-      j = j + 1;
-    }
+    const digits = readRun(s, i, to, byteAt, 16, 5);
+    const v = runValue;
+    let j = i + digits;
     if (j <= to && byteAt(s, j) === 46) {
       // an IPv4 tail, as in ::ffff:10.0.0.1: two groups
       if (n > 6 || !parse4(s, i, to, byteAt, v4, 0)) return -1;
@@ -157,13 +161,8 @@ export function parseCidrIn(s: string, from: number, to: number, byteAt: ByteAt)
   const max = family === 4 ? 32 : 128;
   let len = max;
   if (slash >= 0) {
-    if (slash === to || to - slash > 3) return undefined;
-    len = 0;
-    for (let i = slash + 1; i <= to; i++) {
-      const d = digit(byteAt(s, i));
-      if (d < 0) return undefined;
-      len = len * 10 + d;
-    }
+    if (slash === to || to - slash > 3 || readRun(s, slash + 1, to, byteAt, 10, 3) !== to - slash) return undefined;
+    len = runValue;
     if (len > max) return undefined;
   }
   return { family, bytes, bits: family === 4 ? len + 96 : len };

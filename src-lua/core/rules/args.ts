@@ -95,6 +95,25 @@ export function checkPattern(args: Args, regex: boolean, caseless: boolean, c: R
   }
 }
 
+/**
+ * A required list of strings `name` (its JSON type was checked already): not empty, at most
+ * `max`, each passing checkItem (an error message, or undefined).
+ */
+export function checkStringList(args: Args, name: string, example: string, max: number, c: RuleCheck, checkItem: (this: void, s: string) => string | undefined): void {
+  requireArg(args, name, `a list such as ${example}`, c);
+  const list = args[name];
+  if (!isArray(list)) return;
+  const at = pointer(c.at, name);
+  const items = list as unknown[];
+  if (items.length === 0) c.problems.push({ path: at, error: `${name} must not be empty` });
+  else if (items.length > max) c.problems.push({ path: at, error: `at most ${max} entries` });
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i];
+    const err = typeof v === "string" ? checkItem(v) : `must be a string, got ${describe(v)}`;
+    if (err !== undefined) c.problems.push({ path: pointer(at, i), error: err });
+  }
+}
+
 /** Response header values: strings without control characters (a tab is fine). */
 export function checkHeaderValue(v: unknown, at: string, c: RuleCheck): void {
   if (typeof v !== "string") {

@@ -1,7 +1,5 @@
 // method: {"methods": ["GET", "HEAD", ...], "succ", "fail"}: the request's method is one of them.
-import { isArray } from "../json-shape";
-import { describe, pointer } from "../problems";
-import { checkKnown, matcherEdges, requireArg } from "./args";
+import { checkKnown, checkStringList, matcherEdges } from "./args";
 import { RuleKind } from "./node";
 import { RuleType } from "./type";
 
@@ -20,18 +18,7 @@ export const method: RuleType = {
   kind: RuleKind.Method,
   check(args, c) {
     checkKnown("method", args, { methods: "array", succ: "edge", fail: "edge" }, c);
-    requireArg(args, "methods", 'a list such as ["GET", "HEAD"]', c);
-    const list = args["methods"];
-    if (!isArray(list)) return;
-    const at = pointer(c.at, "methods");
-    const items = list as unknown[];
-    if (items.length === 0) c.problems.push({ path: at, error: "methods must not be empty" });
-    else if (items.length > MAX_METHODS) c.problems.push({ path: at, error: `at most ${MAX_METHODS} methods` });
-    for (let i = 0; i < items.length; i++) {
-      const m = items[i];
-      const err = typeof m === "string" ? checkMethod(m) : `must be a string, got ${describe(m)}`;
-      if (err !== undefined) c.problems.push({ path: pointer(at, i), error: err });
-    }
+    checkStringList(args, "methods", '["GET", "HEAD"]', MAX_METHODS, c, checkMethod);
   },
   edges: matcherEdges,
   compile(args, node) {
