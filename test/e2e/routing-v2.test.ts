@@ -10,7 +10,7 @@ import { join } from "node:path";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { branchOfKey } from "../../src-lua/core/rules/split";
-import { Backend, Elb, Etcd, REPO_ROOT, request, startBackend, startElb, startEtcd, stopAll } from "./harness";
+import { Backend, Elb, Etcd, etcdctl, REPO_ROOT, request, startBackend, startElb, startEtcd, stopAll, waitFor } from "./harness";
 import { App, startApp, stopServers } from "./servers";
 
 let etcd: Etcd;
@@ -288,6 +288,16 @@ describe("answers ELB gives itself", () => {
     // $1 comes from the decoded path: a space is encoded again
     expect((await get("moved.test", "/old/a%20b")).headers.location).toBe("/new/a%20b");
     expect((await get("moved.test", "/other")).json.backend).toBe("A");
+    const statuses: Record<string, unknown> = {};
+    for (const status of [301, 302, 303, 307, 308]) statuses[`s${status}.test`] = { init: "r", rules: { r: { type: "redirect", args: { status, location: "/x" } } } };
+    statuses["default.redir.test"] = { init: "r", rules: { r: { type: "redirect", args: { location: "http://elsewhere.test/" } } } };
+    await put(statuses);
+    for (const status of [301, 302, 303, 307, 308]) {
+      const x = await get(`s${status}.test`);
+      expect([x.status, x.headers.location]).toEqual([status, "/x"]);
+    }
+    const d = await get("default.redir.test");
+    expect([d.status, d.headers.location]).toEqual([302, "http://elsewhere.test/"]);
   });
 });
 
@@ -329,7 +339,53 @@ describe("the backend's rewrite and response headers", () => {
     expect(p.headers["set-cookie"]).toEqual(["app=1; Path=/"]);
     expect(p.headers["x-served-by"]).toBeUndefined();
   });
+
+  it("such a backend answers like any other when its upstream fails: the JSON 502, the request's path and headers", async () => {
+    const gone = await startBackend("GONE");
+    expect((await elb.api("PUT", "upstream", { upGone: { [gone.addr]: "" } })).status).toBe(200);
+    await gone.kill();
+    await put({
+      "respdead.test": { init: "b", rules: { b: backend("upGone", { set_response_headers: { "X-Served-By": "elb" } }) } },
+      "respfull.test": { init: "p", rules: { p: { type: "path", args: { pattern: "^/in/(.*)$", regex: true, succ: "b" } }, b: backend("upA", { rewrite: "/out/$1", "X-Env": "blue", set_response_headers: { "X-Served-By": "elb" } }) } },
+    });
+    const r = await get("respdead.test");
+    expect(r.status).toBe(502);
+    expect(r.json).toEqual({ msg: "no server of the upstream could answer", upstream: "upGone" });
+    const ok = await get("respfull.test", "/in/x?y=1", {}, "POST");
+    expect([ok.status, ok.json.backend, ok.json.method, ok.json.url, ok.json.headers["x-env"], ok.headers["x-served-by"]]).toEqual([200, "A", "POST", "/out/x?y=1", "blue", "elb"]);
+  });
 });
+
+interface Answer {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+function onConnection(conn: http.Agent, host: string, path = "/"): Promise<Answer> {
+  return new Promise((res, rej) => {
+    const req = http.request({ host: "127.0.0.1", port: elb.port, path, agent: conn, headers: { Host: host } }, (r) => {
+      let body = "";
+      r.on("data", (d) => (body += d));
+      r.on("end", () => res({ status: r.statusCode ?? 0, body, headers: r.headers }));
+    });
+    req.on("error", rej);
+    req.end();
+  });
+}
+
+/** Two agents of one keepalive connection each, served by the two workers. */
+async function connectionPerWorker(): Promise<http.Agent[]> {
+  const found = new Map<number, http.Agent>();
+  for (let tries = 0; tries < 200 && found.size < 2; tries++) {
+    const conn = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const pid = JSON.parse((await onConnection(conn, "127.0.0.1", "/__erulb__/status")).body).answered_by.pid;
+    if (found.has(pid)) conn.destroy();
+    else found.set(pid, conn);
+  }
+  expect(found.size).toBe(2);
+  return [...found.values()];
+}
 
 describe("limit", () => {
   it("10/s: 429 past it, counted across both workers", async () => {
@@ -343,12 +399,12 @@ describe("limit", () => {
         },
       },
     });
-    // fresh connections at once land on both workers: the admin API says which one answered
-    const pids = new Set((await Promise.all(Array.from({ length: 16 }, () => elb.api("GET", "status")))).map((r) => r.json.answered_by.pid));
-    expect(pids.size).toBe(2);
+    // one keepalive connection on each worker (the admin API says which one answers a connection)
+    const byWorker = await connectionPerWorker();
     const t0 = Date.now();
-    const rs = await Promise.all(Array.from({ length: 40 }, () => get("limit.test")));
+    const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => onConnection(byWorker[i % 2], "limit.test")));
     const elapsed = (Date.now() - t0) / 1000;
+    for (const c of byWorker) c.destroy();
     const passed = rs.filter((r) => r.status === 200).length;
     const limited = rs.filter((r) => r.status === 429);
     expect(passed + limited.length).toBe(40);
@@ -420,6 +476,11 @@ describe("a node without trusted proxies, with strict regex checks", () => {
     expect(r.status).toBe(400);
     expect(r.json.errors[0].path).toBe("/risky.test/rules/u/args/pattern");
     expect(r.json.errors[0].error).toMatch(/refused: strict regex checks are on/);
+    // the same value written to etcd by hand is skipped, and listed
+    await etcdctl(etcd.endpoint, "put", "/PLAIN/rules/hand.test", JSON.stringify({ init: "u", rules: { u: { type: "ua", args: { pattern: "(a+)+$", succ: "b" } }, b: backend("upA") } }));
+    const invalid = await waitFor(async () => (await plain.api("GET", "status")).json.invalid_keys["/PLAIN/rules/hand.test"], 5000, "the hand-written value to be refused");
+    expect(invalid.error).toMatch(/^\(a\+\)\+: nested unbounded quantifiers.*refused: strict regex checks are on/);
+    expect((await plain.request({ path: "/", headers: { Host: "hand.test" } })).status).toBe(404);
   });
 });
 
