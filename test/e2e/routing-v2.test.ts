@@ -532,14 +532,14 @@ describe("elbctl", () => {
     const tree = await elbctl(["graph", "every.test"]);
     expect(tree.code, tree.stderr).toBe(0);
     for (const text of [
-      "host header x_canary == yes",
+      "host header X-Canary == yes",
       "cookie beta == 1",
       "query debug ~ ^on$",
       "method GET|HEAD",
       "ip in 10.0.0.0/8, fd00::/8",
       "scheme https",
       "limit 10/second, burst 5 per remote_addr",
-      "under -> sp split sticky by cookie uid",
+      "under -> sp split sticky by cookie:uid",
       "over -> too respond 429",
       "95 (95%) -> stable backend -> stable rewrite /v2$uri answer [X-Served-By: elb]",
       "5 (5%) -> canary backend -> canary",

@@ -15,15 +15,6 @@ function templateText(t: Template): string {
   return t.parts.map((p, i) => (t.caps[i] > 0 ? `$${t.caps[i]}` : t.vars[i] !== "" ? `$${t.vars[i]}` : p.replace(/\$/g, "$$$$"))).join("");
 }
 
-const cidrText = (c: { family: number; bytes: number[]; bits: number }): string => {
-  if (c.family === 4) return `${c.bytes.slice(12).join(".")}/${c.bits - 96}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((c.bytes[i] << 8) | c.bytes[i + 1]).toString(16));
-  return `${groups.join(":").replace(/(^|:)0(:0)+(:|$)/, "::")}/${c.bits}`;
-};
-
-const keyText = (v: string): string => (v === "" ? "" : v.startsWith("http_") ? `header ${v.slice(5)}` : v.startsWith("cookie_") ? `cookie ${v.slice(7)}` : v.startsWith("arg_") ? `arg ${v.slice(4)}` : v);
-
 function matchText(n: RuleNode): string {
   return `${n.regex ? "~" : "=="} ${n.pattern}`;
 }
@@ -40,21 +31,19 @@ function label(n: RuleNode): string {
     case RuleKind.Path:
       return `path ${n.regex ? "~" : "^="} ${n.pattern}${n.rewrite ? " (rewrite)" : ""}`;
     case RuleKind.Header:
-      return `header ${n.variable.slice(5)} ${matchText(n)}`;
     case RuleKind.Cookie:
-      return `cookie ${n.variable.slice(7)} ${matchText(n)}`;
     case RuleKind.Query:
-      return `query ${n.variable.slice(4)} ${matchText(n)}`;
+      return `${n.type} ${n.written} ${matchText(n)}`;
     case RuleKind.Method:
       return `method ${Object.keys(n.methods ?? {}).sort().join("|")}`;
     case RuleKind.Ip:
-      return `ip in ${(n.cidrs ?? []).map(cidrText).join(", ")}`;
+      return `ip in ${n.written}`;
     case RuleKind.Scheme:
       return `scheme ${n.variable}`;
     case RuleKind.Split:
-      return `split${n.keyVar ? ` sticky by ${keyText(n.keyVar)}` : " (random)"}`;
+      return `split${n.written ? ` sticky by ${n.written}` : " (random)"}`;
     case RuleKind.Limit:
-      return `limit ${limitText(n)}${n.keyVar ? ` per ${keyText(n.keyVar)}` : " for all clients"}`;
+      return `limit ${limitText(n)}${n.keyVar ? ` per ${n.written}` : " for all clients"}`;
     case RuleKind.Redirect:
       return `redirect ${n.status} -> ${templateText(n.location!)}`;
     case RuleKind.Respond:

@@ -20,6 +20,7 @@ export const ip: RuleType = {
   },
   edges: matcherEdges,
   compile(args, node) {
+    node.written = (args["cidrs"] as string[]).join(", ");
     node.cidrs = [];
     for (const s of args["cidrs"] as string[]) node.cidrs.push(parseCidr(s, portableText.byteAt)!);
   },

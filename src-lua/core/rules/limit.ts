@@ -35,6 +35,7 @@ export const limit: RuleType = {
     node.capacity = rate + (args["burst"] ?? 0);
     const key: string = args["key"] ?? "remote_addr";
     node.keyVar = key === "all" ? "" : (keyVariable(key, "key") as string);
+    node.written = key;
     node.limitId = `|${node.name.length}:${node.name}|`;
   },
 };

@@ -49,6 +49,8 @@ export interface RuleNode {
   captures: boolean;
   /** header, cookie, query: the nginx variable read (http_x_canary, cookie_uid, arg_v); scheme: the scheme */
   variable: string;
+  /** what the rule set wrote (for elbctl and logs): header, cookie, query: the name; ip: the blocks; split, limit: hash_on, key */
+  written?: string;
   /** backend: an upstream name, or a literal host:port */
   server: string;
   literal: boolean;

@@ -71,6 +71,7 @@ export const split: RuleType = {
     }
     node.total = total;
     node.keyVar = typeof args["hash_on"] === "string" ? (keyVariable(args["hash_on"], "hash_on") as string) : "";
+    node.written = args["hash_on"];
   },
 };
 

@@ -43,6 +43,7 @@ function valueType(type: string, kind: RuleKind, checkName: (this: void, n: stri
     edges: matcherEdges,
     compile(args, node: RuleNode) {
       node.variable = variable(args["name"]);
+      node.written = args["name"];
       node.pattern = args["pattern"];
       node.regex = args["regex"] === true;
       node.options = "jo";
