@@ -206,6 +206,13 @@ describe("matchers, each hitting and missing", () => {
     const direct = await get("xff.test");
     expect(direct.json.headers["x-forwarded-for"]).toBe("127.0.0.1");
   });
+
+  it("the admin API allows the client found, not the proxy it came through", async () => {
+    const r = await elb.request({ path: "/__erulb__/status", headers: { "X-Forwarded-For": "10.9.8.7" } });
+    expect(r.status).toBe(403);
+    expect(r.json.msg).toBe("forbidden: 10.9.8.7 is not in ELB_ADMIN_ALLOW");
+    expect((await elb.request({ path: "/__erulb__/status", headers: { "X-Forwarded-For": "127.0.0.5" } })).status).toBe(200);
+  });
 });
 
 describe("split", () => {
