@@ -54,9 +54,6 @@ export interface Timeouts {
 
 export interface Policy {
   algorithm: string;
-  hashOn: HashOn;
-  /** the header, cookie or argument name for those kinds of hash_on; "" otherwise */
-  hashName: string;
   /** the nginx variable that holds the hash key: remote_addr, uri, http_x_user, cookie_sid, arg_id */
   hashVar: string;
   sticky: Sticky | undefined;
@@ -306,8 +303,6 @@ function hashVar(spec: HashSpec): string {
 export function defaultPolicy(): Policy {
   return {
     algorithm: "roundrobin",
-    hashOn: HashOn.RemoteAddr,
-    hashName: "",
     hashVar: "remote_addr",
     sticky: undefined,
     healthcheck: undefined,
@@ -324,8 +319,6 @@ export function normalizePolicy(v: { [key: string]: any }): Policy {
   if (v["algorithm"] !== undefined) p.algorithm = v["algorithm"];
   if (v["hash_on"] !== undefined) {
     const spec = parseHashOn(v["hash_on"]) as HashSpec;
-    p.hashOn = spec.kind;
-    p.hashName = spec.name;
     p.hashVar = hashVar(spec);
   }
   const sticky = v["sticky"];
