@@ -10,7 +10,7 @@
 //                (disabled = drain, offline = down), and after `rise` answers in a row when
 //                it brings the server back (enabled).
 // Every change is logged and counted (state.ts changed()).
-import { HealthCheck, isHealthyStatus, nodeStateOf } from "../core/policy";
+import { HealthCheck, isHealthyStatus, nodeStateOf } from "../core/healthcheck";
 import { Peer } from "../core/balancer/peer";
 import { isLeader, leaderPid } from "../node/leader";
 import { upstreams } from "../config/view";
