@@ -1,0 +1,180 @@
+// Podman for the image test: a store of its own (vfs storage, runc, cgroupfs, file logs) so
+// nothing touches the machine's default containers storage, a runner for its commands, and the
+// bookkeeping that removes every container, volume and image the run made.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Called with each line of stdout and stderr as it comes (progress of slow commands). */
+  onLine?: (line: string) => void;
+  /** A non-zero exit is returned instead of thrown. */
+  allowFail?: boolean;
+}
+
+/** Runs a command to its end; rejects on a non-zero exit (unless allowFail) or a timeout. */
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const started = Date.now();
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let partial = "";
+    const feed = (b: Buffer) => {
+      if (!opts.onLine) return;
+      partial += b.toString();
+      const lines = partial.split("\n");
+      partial = lines.pop() ?? "";
+      for (const l of lines) opts.onLine(l);
+    };
+    child.stdout.on("data", (b: Buffer) => {
+      stdout += b;
+      feed(b);
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      stderr += b;
+      feed(b);
+    });
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      rej(new Error(`${cmd}: ${e.message}`));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const r = { code: code ?? -1, stdout, stderr, ms: Date.now() - started };
+      if (signal === "SIGKILL" && Date.now() - started >= timeoutMs) {
+        rej(new Error(`${cmd} ${args.join(" ")}: no end after ${timeoutMs / 1000} s`));
+      } else if (r.code !== 0 && !opts.allowFail) {
+        const tail = (stderr.trim() || stdout.trim()).split("\n").slice(-15).join("\n");
+        rej(new Error(`${cmd} ${args.join(" ")} exited ${r.code}:\n${tail}`));
+      } else res(r);
+    });
+  });
+}
+
+function hardLimit(flag: "-Hn" | "-Hu"): number {
+  // through a shell: Node has no getrlimit
+  const out = spawnSync("sh", ["-c", `ulimit ${flag}`], { encoding: "utf8" }).stdout.trim();
+  return out === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(out);
+}
+
+export interface Store {
+  dir: string;
+  /** True: a store named by ELB_IMAGE_STORE, kept (with its base images) for the next run. */
+  kept: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The store and the configuration every podman command of the run uses (CONTAINERS_CONF and
+ * friends replace the machine's files, so the settings are these whatever the machine has).
+ */
+export function makeStore(keptDir?: string): Store {
+  const dir = keptDir ?? mkdtempSync(join(tmpdir(), "elb-image-"));
+  mkdirSync(join(dir, "conf"), { recursive: true });
+  // Root here lacks CAP_SYS_RESOURCE: podman's default container limits (nofile 1048576, and
+  // an nproc above the 32768 podman lowers itself to) cannot be set. Ask for what we have.
+  const nofile = hardLimit("-Hn");
+  const nproc = Math.min(hardLimit("-Hu"), 32768);
+  writeFileSync(
+    join(dir, "conf/containers.conf"),
+    [
+      "[containers]",
+      // no journald here
+      'log_driver = "k8s-file"',
+      `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
+      "[engine]",
+      // crun 1.8 (bookworm) refuses hybrid cgroup hierarchies; runc takes them
+      'runtime = "runc"',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(dir, "conf/storage.conf"),
+    ["[storage]", 'driver = "vfs"', `graphroot = "${dir}/graph"`, `runroot = "${dir}/run"`, ""].join("\n"),
+  );
+  // FROM debian:bookworm-slim means docker.io/library/debian:bookworm-slim, as for Docker;
+  // every build and run says --pull=never, so no registry is ever asked.
+  writeFileSync(join(dir, "conf/registries.conf"), 'unqualified-search-registries = ["docker.io"]\nshort-name-mode = "permissive"\n');
+  return {
+    dir,
+    kept: keptDir !== undefined,
+    env: {
+      ...process.env,
+      CONTAINERS_CONF: join(dir, "conf/containers.conf"),
+      CONTAINERS_STORAGE_CONF: join(dir, "conf/storage.conf"),
+      CONTAINERS_REGISTRIES_CONF: join(dir, "conf/registries.conf"),
+    },
+  };
+}
+
+export function podman(store: Store, args: string[], opts: Omit<RunOptions, "env"> = {}): Promise<RunResult> {
+  return run("podman", args, { ...opts, env: store.env });
+}
+
+export async function imageIds(store: Store): Promise<Set<string>> {
+  const r = await podman(store, ["images", "--all", "--quiet", "--no-trunc"]);
+  return new Set(r.stdout.split("\n").filter(Boolean));
+}
+
+/** What the run made, removed by cleanup() in reverse: containers, then volumes, then images. */
+export class Made {
+  containers: string[] = [];
+  volumes: string[] = [];
+  /** Images in the store before the run; every other one (but kept bases) is removed. */
+  imagesBefore = new Set<string>();
+  keepImages = new Set<string>();
+
+  constructor(readonly store: Store) {}
+
+  async cleanup(): Promise<string[]> {
+    const problems: string[] = [];
+    const attempt = async (what: string, args: string[]) => {
+      const r = await podman(this.store, args, { allowFail: true, timeoutMs: 60_000 }).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: "" }));
+      if (r.code !== 0 && !/no such|not found|no container|no volume/i.test(r.stderr)) problems.push(`${what}: ${r.stderr.trim()}`);
+    };
+    for (const c of [...this.containers].reverse()) await attempt(`container ${c}`, ["rm", "--force", "--time", "2", c]);
+    for (const v of this.volumes) await attempt(`volume ${v}`, ["volume", "rm", "--force", v]);
+    // newest first: an image made from another goes before it
+    const ids = await imageIds(this.store).catch(() => new Set<string>());
+    const remove = [...ids].filter((id) => !this.imagesBefore.has(id) && !this.keepImages.has(id));
+    if (remove.length) await attempt("images", ["rmi", "--force", ...remove]);
+    return problems;
+  }
+
+  /** What is left of this run's own: containers by name, volumes, images not kept. */
+  async leftovers(): Promise<string[]> {
+    const left: string[] = [];
+    const ps = await podman(this.store, ["ps", "--all", "--format", "{{.Names}}"]);
+    for (const n of ps.stdout.split("\n")) if (this.containers.includes(n)) left.push(`container ${n}`);
+    const vols = await podman(this.store, ["volume", "ls", "--format", "{{.Name}}"]);
+    for (const n of vols.stdout.split("\n")) if (this.volumes.includes(n)) left.push(`volume ${n}`);
+    for (const id of await imageIds(this.store)) if (!this.imagesBefore.has(id) && !this.keepImages.has(id)) left.push(`image ${id.slice(0, 19)}`);
+    return left;
+  }
+}
+
+/** Removes a throwaway store: nothing may still be mounted under it. */
+export function removeStore(store: Store): string | undefined {
+  const mounts = readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[1])
+    .filter((m) => m && m.startsWith(store.dir + "/"));
+  if (mounts.length) return `still mounted under ${store.dir}: ${mounts.join(", ")}`;
+  rmSync(store.dir, { recursive: true, force: true });
+  return undefined;
+}
