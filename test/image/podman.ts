@@ -65,9 +65,11 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 }
 
 function hardLimit(flag: "-Hn" | "-Hu"): number {
-  // through a shell: Node has no getrlimit
-  const out = spawnSync("sh", ["-c", `ulimit ${flag}`], { encoding: "utf8" }).stdout.trim();
-  return out === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(out);
+  // through bash (dash has no -u): Node has no getrlimit
+  const out = spawnSync("bash", ["-c", `ulimit ${flag}`], { encoding: "utf8" }).stdout.trim();
+  if (out === "unlimited") return Number.MAX_SAFE_INTEGER;
+  if (!/^[1-9][0-9]*$/.test(out)) throw new Error(`ulimit ${flag}: ${JSON.stringify(out)}`);
+  return Number(out);
 }
 
 export interface Store {
@@ -128,7 +130,7 @@ export function podman(store: Store, args: string[], opts: Omit<RunOptions, "env
 
 export async function imageIds(store: Store): Promise<Set<string>> {
   const r = await podman(store, ["images", "--all", "--quiet", "--no-trunc"]);
-  return new Set(r.stdout.split("\n").filter(Boolean));
+  return new Set(r.stdout.split("\n").filter(Boolean).map((id) => id.replace(/^sha256:/, "")));
 }
 
 /** What the run made, removed by cleanup() in reverse: containers, then volumes, then images. */
@@ -156,14 +158,16 @@ export class Made {
     return problems;
   }
 
-  /** What is left of this run's own: containers by name, volumes, images not kept. */
-  async leftovers(): Promise<string[]> {
+  /** What is wrong after cleanup(): this run's containers, volumes or images left, kept images gone. */
+  async afterCleanup(): Promise<string[]> {
     const left: string[] = [];
     const ps = await podman(this.store, ["ps", "--all", "--format", "{{.Names}}"]);
-    for (const n of ps.stdout.split("\n")) if (this.containers.includes(n)) left.push(`container ${n}`);
+    for (const n of ps.stdout.split("\n")) if (this.containers.includes(n)) left.push(`container ${n} left`);
     const vols = await podman(this.store, ["volume", "ls", "--format", "{{.Name}}"]);
-    for (const n of vols.stdout.split("\n")) if (this.volumes.includes(n)) left.push(`volume ${n}`);
-    for (const id of await imageIds(this.store)) if (!this.imagesBefore.has(id) && !this.keepImages.has(id)) left.push(`image ${id.slice(0, 19)}`);
+    for (const n of vols.stdout.split("\n")) if (this.volumes.includes(n)) left.push(`volume ${n} left`);
+    const ids = await imageIds(this.store);
+    for (const id of ids) if (!this.imagesBefore.has(id) && !this.keepImages.has(id)) left.push(`image ${id.slice(0, 12)} left`);
+    for (const id of this.keepImages) if (!ids.has(id)) left.push(`image ${id.slice(0, 12)}, to be kept, is gone`);
     return left;
   }
 }

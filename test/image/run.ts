@@ -14,6 +14,7 @@
 // ELB_IMAGE_STORE=<dir> keeps the store there, with the base images, for the next run.
 // Ends with "N passed, N failed"; exit status 1 when anything failed.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, etcdctl, freePort, freePortPair, startBackend, startEtcd, startStatsd, stopAll, waitFor, type Backend, type Statsd } from "../e2e/harness";
 import { nodeBase, slimBase, type Base } from "./bases";
@@ -109,16 +110,11 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 
 // ---- the scenarios ----------------------------------------------------------------------------
 
-// The Eru README's rule set: HTTPie on /blog/... goes to up1, everything else to up2.
-const SEED_RULES = {
-  init: "r1",
-  rules: {
-    r1: { type: "ua", args: { pattern: "httpie(\\S+)$", succ: "r4", fail: "r3" } },
-    r2: { type: "backend", args: { servername: "up1" } },
-    r3: { type: "backend", args: { servername: "up2" } },
-    r4: { type: "path", args: { regex: true, pattern: "^\\/blog\\/(\\S+)$", succ: "r2", fail: "r3", rewrite: false } },
-  },
-};
+// The Eru README's rule set, from the shared vectors: HTTPie on /blog/... goes to upstream1,
+// everything else to upstream2.
+const SEED_RULES = JSON.parse(readFileSync(join(REPO_ROOT, "test/vectors/ruleset.json"), "utf8")).valid.find((v: { name: string }) =>
+  v.name.startsWith("the seed README graph"),
+).ruleset;
 
 async function adminPut(elb: ElbContainer, resource: string, body: unknown): Promise<void> {
   const r = await elb.request({ method: "PUT", path: `/__erulb__/${resource}`, body });
@@ -135,18 +131,34 @@ async function routedTo(elb: ElbContainer, host: string, path: string, ua: strin
 
 const count = (text: string, s: string) => text.split(s).length - 1;
 
-/** `podman stop` within docker's 10 s, exit status 0, the launcher's and nginx's graceful path in the logs. */
-async function gracefulStop(elb: ElbContainer, stopsBefore: number, during?: () => Promise<string>): Promise<string> {
+/**
+ * `podman stop` within docker's 10 s, exit status 0, the launcher's and nginx's graceful path
+ * in the logs (the launcher's stopsBefore earlier stops of this container are in them too).
+ */
+async function gracefulStop(elb: ElbContainer, stopsBefore: number): Promise<{ ms: number; stderr: string }> {
   const ms = await elb.stop();
-  const extra = during ? await during() : "";
   const st = await elb.state();
   const { stderr } = await elb.logs();
   assert(!st.running && st.exitCode === 0, `exit status ${st.exitCode} (running: ${st.running}), want 0:\n${stderr.slice(-2000)}`);
   assert(ms < 10_000, `podman stop took ${ms} ms (docker stop kills at 10 s)`);
   assert(count(stderr, "elb: stopping (graceful)") === stopsBefore + 1 && count(stderr, "elb: stopped") === stopsBefore + 1, `no graceful stop in the logs:\n${stderr.slice(-2000)}`);
-  assert(!stderr.includes("stopping (fast)"), "the launcher fell back to a fast stop");
   assert(stderr.includes("gracefully shutting down"), "nginx did not log a graceful shutdown");
-  return `${ms} ms, exit 0${extra ? `, ${extra}` : ""}`;
+  return { ms, stderr };
+}
+
+/**
+ * Sends a request that the backend holds; resolves once the backend has it, with the answer
+ * still to come (in an object: an async function returning a promise would wait for it).
+ */
+async function inFlight(elb: ElbContainer, backend: Backend, host: string, path: string, ua?: string) {
+  const headers: Record<string, string> = { Host: host };
+  if (ua) headers["User-Agent"] = ua;
+  const answer = elb.request({ path, headers, timeoutMs: 30_000 }).then(
+    (r) => ({ status: r.status, backend: r.json?.backend as string | undefined, error: undefined }),
+    (e: Error) => ({ status: 0, backend: undefined, error: e.message }),
+  );
+  await waitFor(() => backend.requests.some((r) => r.path === path), 5000, `${path} to reach backend ${backend.name}`);
+  return { answer };
 }
 
 async function withExternalEtcd(made: Made): Promise<void> {
@@ -164,14 +176,14 @@ async function withExternalEtcd(made: Made): Promise<void> {
     return `127.0.0.1:${elb.port}`;
   });
   await check("upstream PUT and domain PUT (the Eru README's rule set)", async () => {
-    await adminPut(elb, "upstream", { up1: { [a.addr]: "" }, up2: { [b.addr]: "max_fails=2 weight=10" } });
+    await adminPut(elb, "upstream", { upstream1: { [a.addr]: "" }, upstream2: { [b.addr]: "max_fails=2 weight=10" } });
     await adminPut(elb, "domain", { localhost: SEED_RULES });
   });
   await check(`the writes are in the test's etcd under /${elbName}/`, async () => {
     const keys = (await etcdctl(etcd.endpoint, "get", "--prefix", `/${elbName}/`, "--keys-only")).stdout.split("\n").filter(Boolean);
-    for (const k of [`/${elbName}/rules/localhost`, `/${elbName}/upstreams/up1/${a.addr}`, `/${elbName}/upstreams/up2/${b.addr}`]) assert(keys.includes(k), `no ${k} in ${keys.join(" ")}`);
-    const params = (await etcdctl(etcd.endpoint, "get", "--print-value-only", `/${elbName}/upstreams/up2/${b.addr}`)).stdout.trim();
-    assert(params === "max_fails=2 weight=10", `up2 params: ${params}`);
+    for (const k of [`/${elbName}/rules/localhost`, `/${elbName}/upstreams/upstream1/${a.addr}`, `/${elbName}/upstreams/upstream2/${b.addr}`]) assert(keys.includes(k), `no ${k} in ${keys.join(" ")}`);
+    const params = (await etcdctl(etcd.endpoint, "get", "--print-value-only", `/${elbName}/upstreams/upstream2/${b.addr}`)).stdout.trim();
+    assert(params === "max_fails=2 weight=10", `upstream2 params: ${params}`);
     const domains = (await elb.request({ path: "/__erulb__/domain" })).json;
     assert(JSON.stringify(domains?.localhost?.rules?.r4?.args?.pattern) === JSON.stringify(SEED_RULES.rules.r4.args.pattern), `GET domain: ${JSON.stringify(domains)}`);
     return keys.filter((k) => !k.includes("/nodes/")).join(" ");
@@ -202,13 +214,13 @@ async function withExternalEtcd(made: Made): Promise<void> {
   });
   await check("podman stop with a request in flight: it is answered, the stop is graceful and within 10 s", async () => {
     a.set({ delayMs: 2000 });
-    const inflight = elb.request({ path: "/blog/slow", headers: { Host: "localhost", "User-Agent": "HTTPie/0.9.9" }, timeoutMs: 15_000 });
-    await waitFor(() => a.requests.some((r) => r.path === "/blog/slow"), 5000, "the slow request to reach backend a");
-    return gracefulStop(elb, 0, async () => {
-      const r = await inflight;
-      assert(r.status === 200 && r.json?.backend === "a", `the request in flight got ${r.status} ${r.body}`);
-      return "the request in flight got its 200";
-    });
+    const { answer } = await inFlight(elb, a, "localhost", "/blog/slow", "HTTPie/0.9.9");
+    const { ms, stderr } = await gracefulStop(elb, 0);
+    const r = await answer;
+    assert(r.status === 200 && r.backend === "a", `the request in flight got ${JSON.stringify(r)}`);
+    assert(!stderr.includes("stopping (fast)"), "the launcher fell back to a fast stop");
+    assert(ms >= 1500, `stopped after ${ms} ms: the stop did not wait for the request (2 s at the backend)`);
+    return `${ms} ms, exit 0, the request in flight got its 200 from a`;
   });
 }
 
@@ -247,7 +259,11 @@ async function withEmbeddedEtcd(made: Made): Promise<void> {
     assert(count(stderr, "elb: stopping (graceful)") === 1 && count(stderr, "elb: stopped") === 1, `no graceful stop in the logs:\n${stderr.slice(-1500)}`);
     return routedTo(elb, "img.test", "/after-restart", "curl/7.88.1", web);
   });
-  await check("podman stop: graceful, within 10 s, the embedded etcd stopped too", () => gracefulStop(elb, 1));
+  await check("podman stop: graceful, within 10 s, exit 0", async () => {
+    const { ms, stderr } = await gracefulStop(elb, 1);
+    assert(!stderr.includes("stopping (fast)"), "the launcher fell back to a fast stop");
+    return `${ms} ms, exit 0`;
+  });
   await check("a new container on the same volume serves the domain from the etcd data", async () => {
     await podman(made.store, ["rm", `${NAME}-embedded`]);
     elb = await runElb(made, { ...opts, name: `${NAME}-embedded-2` });
@@ -258,7 +274,16 @@ async function withEmbeddedEtcd(made: Made): Promise<void> {
     assert(st.domains === 1 && st.upstreams === 1, `status: ${JSON.stringify(st)}`);
     return routedTo(elb, "img.test", "/new-container", "curl/7.88.1", web);
   });
-  await check("podman stop of the new container: graceful, within 10 s", () => gracefulStop(elb, 0));
+  await check("podman stop with a request that never ends: cut after ELB_STOP_TIMEOUT (8 s), still within 10 s", async () => {
+    web.set({ delayMs: 60_000 });
+    const { answer } = await inFlight(elb, web, "img.test", "/never-ends");
+    const { ms, stderr } = await gracefulStop(elb, 0);
+    const r = await answer;
+    assert(r.status !== 200, `the request that never ends got ${JSON.stringify(r)}`);
+    assert(ms >= 7500, `stopped after ${ms} ms: the graceful stop did not wait for the request (${JSON.stringify(r)}):\n${stderr.slice(-2500)}`);
+    assert(stderr.includes("stopping (fast)"), `no fast stop in the logs:\n${stderr.slice(-1500)}`);
+    return `${ms} ms, exit 0, the request: ${r.error ?? r.status}`;
+  });
 }
 
 /**
@@ -300,8 +325,8 @@ async function main(): Promise<number> {
       const s = store;
       await check(`every container, volume and image this run made is removed${s.kept ? ` (base images kept in ${s.dir})` : ""}`, async () => {
         const problems = await made!.cleanup();
-        const left = await made!.leftovers();
-        assert(!problems.length && !left.length, [...problems, ...left.map((l) => `left: ${l}`)].join("\n"));
+        problems.push(...(await made!.afterCleanup()));
+        assert(!problems.length, problems.join("\n"));
         if (s.kept) return `kept: ${bases.map((b) => b.ref).join(", ")}`;
         const err = removeStore(s);
         assert(!err, err ?? "");
