@@ -1,10 +1,11 @@
 // Podman for the image test: a store of its own (vfs storage, runc, cgroupfs, file logs) so
 // nothing touches the machine's default containers storage, a runner for its commands, and the
 // bookkeeping that removes every container, volume and image the run made.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { run as runToEnd } from "../e2e/harness";
 
 export interface RunResult {
   code: number;
@@ -16,52 +17,22 @@ export interface RunResult {
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
-  /** Called with each line of stdout and stderr as it comes (progress of slow commands). */
-  onLine?: (line: string) => void;
   /** A non-zero exit is returned instead of thrown. */
   allowFail?: boolean;
 }
 
-/** Runs a command to its end; rejects on a non-zero exit (unless allowFail) or a timeout. */
-export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+/** Runs a command to its end, timed; rejects on a non-zero exit (unless allowFail) or a timeout. */
+export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
-  return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let partial = "";
-    const feed = (b: Buffer) => {
-      if (!opts.onLine) return;
-      partial += b.toString();
-      const lines = partial.split("\n");
-      partial = lines.pop() ?? "";
-      for (const l of lines) opts.onLine(l);
-    };
-    child.stdout.on("data", (b: Buffer) => {
-      stdout += b;
-      feed(b);
-    });
-    child.stderr.on("data", (b: Buffer) => {
-      stderr += b;
-      feed(b);
-    });
-    const timeoutMs = opts.timeoutMs ?? 120_000;
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      rej(new Error(`${cmd}: ${e.message}`));
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const r = { code: code ?? -1, stdout, stderr, ms: Date.now() - started };
-      if (signal === "SIGKILL" && Date.now() - started >= timeoutMs) {
-        rej(new Error(`${cmd} ${args.join(" ")}: no end after ${timeoutMs / 1000} s`));
-      } else if (r.code !== 0 && !opts.allowFail) {
-        const tail = (stderr.trim() || stdout.trim()).split("\n").slice(-15).join("\n");
-        rej(new Error(`${cmd} ${args.join(" ")} exited ${r.code}:\n${tail}`));
-      } else res(r);
-    });
-  });
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const r = await runToEnd(cmd, args, { env: opts.env, timeoutMs });
+  const ms = Date.now() - started;
+  if (r.code === null) throw new Error(`${cmd} ${args.join(" ")}: ${ms >= timeoutMs ? `no end after ${timeoutMs / 1000} s` : `killed by ${r.signal}`}`);
+  if (r.code !== 0 && !opts.allowFail) {
+    const tail = `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-20).join("\n");
+    throw new Error(`${cmd} ${args.join(" ")} exited ${r.code}:\n${tail}`);
+  }
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms };
 }
 
 function hardLimit(flag: "-Hn" | "-Hu"): number {
@@ -150,10 +121,14 @@ export class Made {
       if (r.code !== 0 && !/no such|not found|no container|no volume/i.test(r.stderr)) problems.push(`${what}: ${r.stderr.trim()}`);
     };
     for (const c of [...this.containers].reverse()) await attempt(`container ${c}`, ["rm", "--force", "--time", "2", c]);
+    // a build cut short leaves its working containers (podman ps --external); the store is the test's own
+    const working = await podman(this.store, ["ps", "--all", "--external", "--quiet"], { allowFail: true });
+    const ids = working.stdout.split("\n").filter(Boolean);
+    if (ids.length) await attempt("working containers", ["rm", "--force", "--external", ...ids]);
     for (const v of this.volumes) await attempt(`volume ${v}`, ["volume", "rm", "--force", v]);
     // newest first: an image made from another goes before it
-    const ids = await imageIds(this.store).catch(() => new Set<string>());
-    const remove = [...ids].filter((id) => !this.imagesBefore.has(id) && !this.keepImages.has(id));
+    const images = await imageIds(this.store).catch(() => new Set<string>());
+    const remove = [...images].filter((id) => !this.imagesBefore.has(id) && !this.keepImages.has(id));
     if (remove.length) await attempt("images", ["rmi", "--force", ...remove]);
     return problems;
   }

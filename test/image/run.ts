@@ -17,7 +17,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, etcdctl, freePort, freePortPair, startBackend, startEtcd, startStatsd, stopAll, waitFor, type Backend, type Statsd } from "../e2e/harness";
-import { nodeBase, slimBase, type Base } from "./bases";
+import { SLIM, nodeBase, slimBase, type Base } from "./bases";
 import { runElb, type ElbContainer } from "./container";
 import { Made, imageIds, makeStore, podman, removeStore, run, type Store } from "./podman";
 
@@ -99,8 +99,9 @@ async function build(store: Store): Promise<Built> {
   const r = await podman(
     store,
     ["build", "--pull=never", "--isolation", "chroot", "--layers=false", "--tag", IMAGE, "--file", join(REPO_ROOT, "Dockerfile"), REPO_ROOT],
-    { timeoutMs: 1_800_000, onLine: (l) => /^(\[\d+\/\d+\] )?(STEP|COMMIT)/.test(l) && out(`        ${l.slice(0, 150)}`) },
+    { timeoutMs: 1_800_000 },
   );
+  for (const l of r.stdout.split("\n")) if (/^(\[\d+\/\d+\] )?(STEP|COMMIT)/.test(l)) out(`        ${l.slice(0, 150)}`);
   const inspect = await podman(store, ["image", "inspect", "--format", "{{.Size}} {{json .Config}}", IMAGE]);
   const space = inspect.stdout.indexOf(" ");
   return { ms: r.ms, bytes: Number(inspect.stdout.slice(0, space)), config: JSON.parse(inspect.stdout.slice(space + 1)) };
@@ -363,6 +364,7 @@ async function main(): Promise<number> {
 
   if (ready) {
     await part("build", async () => {
+      note("podman build (with vfs storage this can take minutes)");
       await check("podman build --isolation chroot (vfs) from the Dockerfile", async () => {
         built = await build(store!);
         const entry = built.config.Entrypoint?.join(" ");
@@ -375,7 +377,8 @@ async function main(): Promise<number> {
   }
   if (built) {
     summary.push(`build time: ${(built.ms / 1000).toFixed(1)} s (podman build, vfs storage, chroot isolation, no layer cache)`);
-    summary.push(`image size: ${mb(built.bytes)} (${built.bytes} bytes; base debian:bookworm-slim stand-in included)`);
+    const base = await podman(store!, ["image", "inspect", "--format", "{{.Size}}", SLIM]);
+    summary.push(`image size: ${mb(built.bytes)} (${built.bytes} bytes, of which the debian:bookworm-slim stand-in: ${mb(Number(base.stdout.trim()))})`);
     await part("with ETCD, ELBNAME and STATSD (an etcd on 127.0.0.1 started by the test)", () => withExternalEtcd(made!));
     await part("without ETCD: the embedded etcd, its data in a volume", () => withEmbeddedEtcd(made!));
     await part("HTTPS listener", async () => {
@@ -386,6 +389,7 @@ async function main(): Promise<number> {
 
   out("\nsummary");
   for (const b of bases) out(`  base ${b.ref}: ${b.made ? "made by this run" : "found in the store"} (${b.what})`);
+  if (store) out(`  base images: ${store.kept ? `kept in ${store.dir} for the next run (ELB_IMAGE_STORE)` : "removed with the run's store (set ELB_IMAGE_STORE to keep them)"}`);
   for (const s of summary) out(`  ${s}`);
   if (!built) out("  build time, image size: no image was built");
   out(`  HTTPS listener (443, ELB_TLS_LISTEN): ${https}`);
