@@ -124,7 +124,7 @@ export class Made {
     // a build cut short leaves its working containers (podman ps --external); the store is the test's own
     const working = await podman(this.store, ["ps", "--all", "--external", "--quiet"], { allowFail: true });
     const ids = working.stdout.split("\n").filter(Boolean);
-    if (ids.length) await attempt("working containers", ["rm", "--force", "--external", ...ids]);
+    if (ids.length) await attempt("working containers", ["rm", "--force", ...ids]);
     for (const v of this.volumes) await attempt(`volume ${v}`, ["volume", "rm", "--force", v]);
     // newest first: an image made from another goes before it
     const images = await imageIds(this.store).catch(() => new Set<string>());

@@ -335,8 +335,11 @@ async function main(): Promise<number> {
       }).catch(() => undefined);
     })());
 
+  // Ctrl-C reaches this process twice (from the terminal, and relayed by tsx): one cleanup,
+  // later signals wait for it.
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
+    process.on(sig, () => {
+      if (cleaning) return out(`image-test: ${sig}: still cleaning up`);
       out(`\nimage-test: ${sig}: cleaning up`);
       void cleanup().finally(() => process.exit(130));
     });
