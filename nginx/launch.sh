@@ -144,6 +144,7 @@ on_signal() {
       trap 'kill "$s" 2>/dev/null; exit 0' TERM
       sleep "$stop_timeout" & s=$!
       wait "$s"
+      log "graceful stop not done after ${stop_timeout} s: stopping (fast)"
       kill -TERM "$nginx_pid" 2>/dev/null || true
     ) &
     timer_pid=$!

@@ -3,8 +3,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseHostPort } from "../src-lua/core/address";
-import { newPeer } from "../src-lua/core/balancer/peer";
-import { pick, newRoundRobin, Peer } from "../src-lua/core/balancer/roundrobin";
+import { algorithms } from "../src-lua/core/balancer/algorithms";
+import { newPeer, Peer } from "../src-lua/core/balancer/peer";
 import { checkDomain, checkUpstreamName } from "../src-lua/core/names";
 import { Problem, pointer } from "../src-lua/core/problems";
 import { compileRuleSet, RuleNode, validateRuleSet } from "../src-lua/core/ruleset";
@@ -232,20 +232,22 @@ function peersOf(spec: { addr: string; params: string }[]): Peer[] {
 
 describe("smooth weighted round robin", () => {
   const v = vectors("roundrobin");
+  const rr = algorithms["roundrobin"]!;
+  const settings = { byteAt: (s: string, i: number) => s.charCodeAt(i - 1), seed: 1 };
   for (const c of v.sequences) {
     it(c.name, () => {
-      const rr = newRoundRobin(peersOf(c.peers));
+      const st = rr.create(peersOf(c.peers), settings);
       const failed = new Set<string>(c.failed ?? []);
       const filter = (p: Peer) => !failed.has(p.addr);
-      expect(c.picks.map(() => pick(rr, filter, undefined)?.addr ?? null)).toEqual(c.picks);
+      expect(c.picks.map(() => rr.pick(st, filter, undefined, undefined, 0)?.addr ?? null)).toEqual(c.picks);
     });
   }
   for (const c of v.distributions) {
     it(c.name, () => {
-      const rr = newRoundRobin(peersOf(c.peers));
+      const st = rr.create(peersOf(c.peers), settings);
       const counts: Record<string, number> = {};
       for (let i = 0; i < c.picks; i++) {
-        const p = pick(rr, undefined, undefined)!;
+        const p = rr.pick(st, undefined, undefined, undefined, 0)!;
         counts[p.addr] = (counts[p.addr] ?? 0) + 1;
       }
       expect(counts).toEqual(c.counts);

@@ -10,7 +10,7 @@ local params = require("core.server-params")
 local address = require("core.address")
 local names = require("core.names")
 local problems_mod = require("core.problems")
-local rr = require("core.balancer.roundrobin")
+local rr = require("core.balancer.algorithms").algorithms.roundrobin
 local kinds = require("core.kinds.index")
 local plan = require("core.kinds.plan")
 local cidr = require("core.cidr")
@@ -337,13 +337,13 @@ describe("smooth weighted round robin", function()
   local v = vectors("roundrobin")
   for _, c in ipairs(v.sequences) do
     it(c.name, function()
-      local r = rr.newRoundRobin(peers_of(c.peers))
+      local r = rr.create(peers_of(c.peers), { byteAt = string.byte, seed = 1 })
       local failed = {}
       for _, f in ipairs(c.failed or {}) do failed[f] = true end
       local function filter(p) return not failed[p.addr] end
       local got = {}
       for i = 1, #c.picks do
-        local p = rr.pick(r, filter, nil)
+        local p = rr.pick(r, filter, nil, nil, 0)
         got[i] = p and p.addr or cjson.null
       end
       assert.same(c.picks, got)
@@ -351,10 +351,10 @@ describe("smooth weighted round robin", function()
   end
   for _, c in ipairs(v.distributions) do
     it(c.name, function()
-      local r = rr.newRoundRobin(peers_of(c.peers))
+      local r = rr.create(peers_of(c.peers), { byteAt = string.byte, seed = 1 })
       local counts = {}
       for _ = 1, c.picks do
-        local p = rr.pick(r, nil, nil)
+        local p = rr.pick(r, nil, nil, nil, 0)
         counts[p.addr] = (counts[p.addr] or 0) + 1
       end
       assert.same(c.counts, counts)

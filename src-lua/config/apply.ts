@@ -3,7 +3,7 @@
 // The cost of a change does not depend on how many domains or upstreams there are.
 import { parseHostPort } from "../core/address";
 import { ByteAt } from "../core/balancer/algorithm";
-import { newPeer, Peer } from "../core/balancer/peer";
+import { newPeer, Peer, usableCount } from "../core/balancer/peer";
 import { algorithms } from "../core/balancer/algorithms";
 import { checkStored, domains as domainKind, KeyRef, keyOf, Kind, KINDS, parseKey, policies as policyKind, servers as serverKind } from "../core/kinds/index";
 import { defaultPolicy, normalizePolicy, Policy } from "../core/policy";
@@ -11,6 +11,7 @@ import { Problem } from "../core/problems";
 import { CompiledRuleSet, compileRuleSet, RuleKind, RuleNode, successors } from "../core/ruleset";
 import { nestedQuantifier } from "../core/rules/regex-lint";
 import { parseServerParams } from "../core/server-params";
+import { fillKeys } from "../health/state";
 import { decode } from "./json";
 import { resolve } from "../node/resolve";
 import { settings } from "../node/settings";
@@ -57,6 +58,7 @@ function buildUpstream(name: string, servers: LuaTable<string, Server>, old: Ups
     }
     if (ip === undefined) continue;
     const p = newPeer(addr, ip, hp.port, `${name}|${addr}`, s.params);
+    fillKeys(p);
     const was = previous.get(addr);
     p.since = was !== undefined ? was.since : now;
     if (was !== undefined) {
@@ -84,7 +86,7 @@ function buildUpstream(name: string, servers: LuaTable<string, Server>, old: Ups
     policy,
     algo,
     state,
-    usable: state.usable,
+    usable: usableCount(peers),
     stickyVar: sticky === undefined ? undefined : `cookie_${sticky.cookie}`,
     stickyPrefix: sticky === undefined ? "" : `${sticky.cookie}=`,
     stickySuffix: sticky === undefined ? "" : `; Path=/; HttpOnly${sticky.ttl > 0 ? `; Max-Age=${sticky.ttl}` : ""}`,

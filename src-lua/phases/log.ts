@@ -17,7 +17,7 @@ function lastNumber(list: string | undefined): number | undefined {
 function finish(up: Upstream, peer: Peer): void {
   const now = ngx.now();
   const latency = up.algo.timed ? lastNumber(ngx.var.upstream_header_time) : undefined;
-  up.algo.finished(up.state, peer, latency, now);
+  up.algo.finished(peer, latency, now);
   const statuses = up.failStatuses;
   if (statuses !== undefined) {
     const status = lastNumber(ngx.var.upstream_status);
@@ -30,7 +30,7 @@ function finishByKey(key: string): void {
   leave(key);
   const [up, peer] = peerByKey(key);
   if (peer === undefined) return;
-  up!.algo.finished(up!.state, peer, undefined, ngx.now());
+  up!.algo.finished(peer, undefined, ngx.now());
 }
 
 export function run(): void {
