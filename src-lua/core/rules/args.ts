@@ -1,5 +1,6 @@
 // Checks that several rule types share: the known args and their JSON types, the succ/fail
 // edges, whole numbers, the pattern of a matcher.
+import { checkWhole } from "../checks";
 import { isArray, isObject, sortedKeys } from "../json-shape";
 import { describe, pointer } from "../problems";
 import { lintRegex } from "./regex-lint";
@@ -59,16 +60,10 @@ export function matcherEdges(args: Args, at: string): Edge[] {
   return out;
 }
 
-export function isWhole(v: unknown): boolean {
-  return typeof v === "number" && Math.floor(v) === v;
-}
-
 /** A whole number from min to max, when present (its JSON type was checked already). */
 export function checkWholeArg(args: Args, name: string, min: number, max: number, c: RuleCheck): void {
   const v = args[name];
-  if (typeof v === "number" && (!isWhole(v) || v < min || v > max)) {
-    c.problems.push({ path: pointer(c.at, name), error: `must be a whole number from ${min} to ${max}, got ${v}` });
-  }
+  if (typeof v === "number") checkWhole(v, pointer(c.at, name), min, max, c.problems);
 }
 
 export function requireArg(args: Args, name: string, what: string, c: RuleCheck): void {
