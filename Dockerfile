@@ -2,7 +2,7 @@
 #   docker build -t elb .
 #   docker run -p 80:80 -e ETCD=10.0.0.5:2379 -e ELBNAME=ELB -e STATSD=10.0.0.6:8125 elb
 # Without ETCD the container runs its own etcd (data in /var/lib/elb/etcd; mount a volume
-# there to keep it).
+# there to keep it). `npm run image-test` builds and runs this file with podman (README, Docker).
 
 # ---- build: TypeScript -> Lua -------------------------------------------------------------
 FROM node:20-bookworm AS build

@@ -20,6 +20,9 @@
 #   ETCD_CACERT      https:// endpoints: the CA bundle etcd's certificates are checked against
 #                    (default: the system's); ETCD_CERT, ETCD_KEY, ETCD_USER, ETCD_PASSWORD,
 #                    ELB_ADMIN_MAX_WRITES, ELB_ETCD_MAX_REQUEST_BYTES: read by the Lua code
+#   ELB_TRUSTED_PROXIES  CIDRs (commas/spaces) whose X-Forwarded-For gives the client address
+#   ELB_REGEX_MATCH_LIMIT  PCRE match limit of every rule regex, default 100000 (0: PCRE's own, 10 million)
+#   ELB_REGEX_STRICT 1: refuse rule regexes with nested unbounded quantifiers (read by the Lua code)
 #   ELB_LUA_DIR      compiled Lua, default <repo>/build/lua
 #   ELB_USER         worker user when started as root (default: www-data if it can read
 #                    the Lua and the prefix, else root)
@@ -75,6 +78,27 @@ esac
 case "$etcd_port" in
   ''|*[!0-9]*) die "ELB_ETCD_PORT must be a port number: $etcd_port" ;;
 esac
+regex_limit="${ELB_REGEX_MATCH_LIMIT:-100000}"
+case "$regex_limit" in
+  ''|*[!0-9]*) die "ELB_REGEX_MATCH_LIMIT must be a whole number (0: PCRE's default): $regex_limit" ;;
+esac
+realip_lines="# ELB_TRUSTED_PROXIES is not set: the client address is the connection's"
+forwarded_for='$proxy_add_x_forwarded_for'
+if [ -n "${ELB_TRUSTED_PROXIES:-}" ]; then
+  realip_lines=""
+  IFS=$', \t' read -r -a proxies <<<"$ELB_TRUSTED_PROXIES"
+  for cidr in "${proxies[@]}"; do
+    [ -n "$cidr" ] || continue
+    case "$cidr" in
+      *[!0-9a-fA-F:./]*|"") die "ELB_TRUSTED_PROXIES: \"$cidr\" is not an address or CIDR block" ;;
+    esac
+    realip_lines="${realip_lines}set_real_ip_from $cidr; "
+  done
+  realip_lines="${realip_lines}real_ip_header X-Forwarded-For; real_ip_recursive on;"
+  # $proxy_add_x_forwarded_for would append the client found in it again: append the peer
+  realip_lines="${realip_lines} map \$http_x_forwarded_for \$elb_forwarded_for { \"\" \$realip_remote_addr; default \"\$http_x_forwarded_for, \$realip_remote_addr\"; }"
+  forwarded_for='$elb_forwarded_for'
+fi
 
 # ---- processes we own, and how they stop ---------------------------------------------------
 etcd_pid=""
@@ -123,6 +147,7 @@ on_signal() {
       trap 'kill "$s" 2>/dev/null; exit 0' TERM
       sleep "$stop_timeout" & s=$!
       wait "$s"
+      log "graceful stop not done after ${stop_timeout} s: stopping (fast)"
       kill -TERM "$nginx_pid" 2>/dev/null || true
     ) &
     timer_pid=$!
@@ -278,6 +303,9 @@ sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
     -e "s|@@ETCD_TLS@@|$(sed_escape "$etcd_tls_line")|g" \
     -e "s|@@ACCESS_LOG@@|$(sed_escape "$access_log")|g" \
     -e "s|@@LISTEN@@|$(sed_escape "$listen")|g" \
+    -e "s|@@REGEX_MATCH_LIMIT@@|$(sed_escape "$regex_limit")|g" \
+    -e "s|@@REALIP@@|$(sed_escape "$realip_lines")|g" \
+    -e "s|@@FORWARDED_FOR@@|$(sed_escape "$forwarded_for")|g" \
     "$here/nginx.conf.tmpl" >"$conf.new"
 if grep -q '@@[A-Z_]*@@' "$conf.new"; then
   die "unrendered placeholder in $conf.new: $(grep -o '@@[A-Z_]*@@' "$conf.new" | sort -u | tr '\n' ' ')"

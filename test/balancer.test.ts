@@ -67,8 +67,8 @@ describe("distributions", () => {
       const counts: Record<string, number> = {};
       for (let i = 0; i < c.picks; i++) {
         const p = a.pick(st, undefined, undefined, c.keys ? `key-${i}` : undefined, c.now ?? 0)!;
-        a.started(st, p);
-        a.finished(st, p, 0.01, c.now ?? 0);
+        a.started(p);
+        a.finished(p, 0.01, c.now ?? 0);
         counts[p.addr] = (counts[p.addr] ?? 0) + 1;
       }
       expectShares(counts, c.picks, c.share, c.tolerance);
@@ -86,13 +86,13 @@ describe("requests that last", () => {
       for (let t = 0; t < c.ticks; t++) {
         const left: { end: number; peer: Peer }[] = [];
         for (const r of inFlight) {
-          if (r.end <= t) a.finished(st, r.peer, undefined, t);
+          if (r.end <= t) a.finished(r.peer, undefined, t);
           else left.push(r);
         }
         inFlight = left;
         for (let k = 0; k < c.perTick; k++) {
           const p = a.pick(st, undefined, undefined, undefined, t)!;
-          a.started(st, p);
+          a.started(p);
           inFlight.push({ end: t + c.hold[p.addr], peer: p });
           counts[p.addr] = (counts[p.addr] ?? 0) + 1;
         }
@@ -141,8 +141,8 @@ describe("ewma under latency", () => {
       let now = 0;
       for (let i = 0; i < c.picks; i++) {
         const p = a.pick(st, undefined, undefined, undefined, now)!;
-        a.started(st, p);
-        a.finished(st, p, c.latency[p.addr], now);
+        a.started(p);
+        a.finished(p, c.latency[p.addr], now);
         counts[p.addr] = (counts[p.addr] ?? 0) + 1;
         now += c.step;
       }

@@ -1,8 +1,10 @@
 // Generated admin API bodies for every kind in src-lua/core/kinds (KINDS): valid ones built
 // from each kind's valid examples (the put and stored vectors of test/vectors/kinds.json, the
-// vectors every kind has), then mutated. A kind added later is fuzzed as soon as it has
-// vectors. Cases come from fast-check with a seed, so a run is reproduced by its seed.
-import { readFileSync } from "node:fs";
+// vectors every kind has, and the "valid" cases of test/vectors/<document>.json, e.g.
+// ruleset.json's rule sets of every rule type), then mutated. A kind or a rule type added
+// later is fuzzed as soon as it has vectors. Cases come from fast-check with a seed, so a run
+// is reproduced by its seed.
+import { existsSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import "../../admin-cli/src/host";
 import { KINDS, Kind, parseKey } from "../../src-lua/core/kinds/index";
@@ -28,6 +30,19 @@ export function examples(): Map<string, Obj[]> {
     const value = ref.kind.decode(c.value, c.key, problems) as Tree;
     if (problems.length > 0) continue;
     add(ref.kind.id, ref.kind.grouped ? { [ref.name]: { [ref.member]: value } } : { [ref.name]: value });
+  }
+  for (const kind of KINDS) {
+    if (kind.grouped) continue;
+    const file = new URL(`../../test/vectors/${kind.document}.json`, import.meta.url);
+    if (!existsSync(file)) continue;
+    const doc = JSON.parse(readFileSync(file, "utf8"));
+    for (const c of doc.valid ?? []) {
+      const value = c[kind.document] as Tree;
+      const problems: Problem[] = [];
+      if (value === undefined) continue;
+      kind.validate(value, "", problems);
+      if (problems.length === 0) add(kind.id, { example: value });
+    }
   }
   return out;
 }

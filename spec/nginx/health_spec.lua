@@ -19,6 +19,7 @@ local function new_peer(p)
   n = n + 1
   local addr = "127.0.0.1:" .. (9000 + n)
   local peer = peer_mod.newPeer(addr, "127.0.0.1", 9000 + n, "spec" .. n .. "|" .. addr, params.parseServerParams(p or "", "", {}))
+  state.fillKeys(peer)
   peer.checked = true
   return peer
 end
@@ -85,10 +86,10 @@ describe("passive health and in-flight counts", function()
   it("takes a server out after max_fails within fail_timeout, for every worker", function()
     local p = new_peer("max_fails=2 fail_timeout=30")
     passive.recordFailure(p)
-    assert.is_false(passive.isDown(p))
+    assert.is_false(state.isDown(p))
     assert.equals(1, report.serverHealth(p.key, p.params, false).fails)
     passive.recordFailure(p)
-    assert.is_true(passive.isDown(p))
+    assert.is_true(state.isDown(p))
     local h = report.serverHealth(p.key, p.params, false)
     assert.equals("unhealthy", h.state)
     assert.is_false(h.healthy)

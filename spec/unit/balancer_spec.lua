@@ -71,8 +71,8 @@ describe("distributions", function()
       local now = c.now or 0
       for i = 0, c.picks - 1 do
         local p = a.pick(st, nil, nil, c.keys and ("key-" .. i) or nil, now)
-        a.started(st, p)
-        a.finished(st, p, 0.01, now)
+        a.started(p)
+        a.finished(p, 0.01, now)
         counts[p.addr] = (counts[p.addr] or 0) + 1
       end
       expect_shares(counts, c.picks, c.share, c.tolerance)
@@ -90,12 +90,12 @@ describe("requests that last", function()
       for t = 0, c.ticks - 1 do
         local left = {}
         for _, r in ipairs(in_flight) do
-          if r.finish <= t then a.finished(st, r.peer, nil, t) else left[#left + 1] = r end
+          if r.finish <= t then a.finished(r.peer, nil, t) else left[#left + 1] = r end
         end
         in_flight = left
         for _ = 1, c.perTick do
           local p = a.pick(st, nil, nil, nil, t)
-          a.started(st, p)
+          a.started(p)
           in_flight[#in_flight + 1] = { finish = t + c.hold[p.addr], peer = p }
           counts[p.addr] = (counts[p.addr] or 0) + 1
         end
@@ -153,8 +153,8 @@ describe("ewma under latency", function()
       local now = 0
       for _ = 1, c.picks do
         local p = a.pick(st, nil, nil, nil, now)
-        a.started(st, p)
-        a.finished(st, p, c.latency[p.addr], now)
+        a.started(p)
+        a.finished(p, c.latency[p.addr], now)
         counts[p.addr] = (counts[p.addr] or 0) + 1
         now = now + c.step
       end

@@ -5,7 +5,8 @@
 //     both under a key made at start, compared byte by byte without stopping early);
 //   - at most ELB_ADMIN_MAX_WRITES writes at once (slots in the elb_locks dict, each with a TTL
 //     so that a worker that dies mid-write does not keep its slot).
-import { allowed } from "../node/cidr";
+import { allowed } from "../core/cidr";
+import { ByteAt } from "../core/text";
 import { settings } from "../node/settings";
 
 const locks = ngx.shared.elb_locks!;
@@ -44,7 +45,7 @@ function bearer(header: string | undefined): string | undefined {
 /** Why the caller may not use the API (a 403 message), or undefined. */
 export function refusal(): string | undefined {
   const remote = ngx.var.remote_addr ?? "";
-  if (!allowed(remote, settings.adminAllow)) return `forbidden: ${remote} is not in ELB_ADMIN_ALLOW`;
+  if (!allowed(remote, settings.adminAllow, string.byte as unknown as ByteAt)) return `forbidden: ${remote} is not in ELB_ADMIN_ALLOW`;
   const token = settings.adminToken;
   if (token !== undefined) {
     const given = bearer(ngx.var.http_authorization);

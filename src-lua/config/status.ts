@@ -1,14 +1,16 @@
 // This node's view of itself, for GET /__erulb__/status: its name, how far it has followed
-// etcd, each worker's progress, the lead, and the values from etcd it skipped as invalid.
+// etcd, each worker's progress, the lead, the values from etcd it skipped as invalid, and the
+// regex matches per domain that the match limit cut off.
 import { isLeader, leaderPid } from "../node/leader";
 import { settings } from "../node/settings";
+import { regexLimitHits } from "./counters";
 import * as store from "./store";
 import { counts } from "./view";
 
 /** How full each shared dict is, in bytes: {capacity, free} (free counts whole free pages). */
 function dictUse(): object {
   const out = new LuaTable<string, object>();
-  for (const name of ["elb_config", "elb_health", "elb_locks"]) {
+  for (const name in ngx.shared) {
     const d = ngx.shared[name];
     if (d !== undefined) out.set(name, { capacity: d.capacity(), free: d.free_space() });
   }
@@ -34,6 +36,7 @@ export function nodeStatus(): object {
     upstreams: counts.upstreams,
     last_event: store.lastSeq(),
     invalid_keys: store.invalidKeys(),
+    regex_limit_hits: regexLimitHits(),
     leader_pid: leaderPid() ?? 0,
     shared_dicts: dictUse(),
     answered_by: { pid: ngx.worker.pid(), leader: isLeader() },

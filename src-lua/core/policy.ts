@@ -5,9 +5,13 @@
 // `path`); normalizePolicy turns a valid value into the defaults-filled Policy the engine uses.
 // Pure: runs under Node (vitest, elbctl) and as Lua (nginx, busted) with the same meaning.
 
-import { isArray, isObject, sortedKeys } from "./json-shape";
+import { checkSeconds, checkStatusList, checkUnknown, checkWhole, contains, numbers } from "./checks";
+import { checkHealthCheck, HealthCheck, normalizeHealthCheck } from "./healthcheck";
+import { isObject } from "./json-shape";
 import { checkHeaderName } from "./names";
 import { Problem, describe, pointer } from "./problems";
+
+export type { HealthCheck };
 
 export const ALGORITHMS = ["roundrobin", "least_conn", "chash", "ewma"];
 
@@ -26,25 +30,6 @@ export interface Sticky {
   ttl: number;
 }
 
-export interface HealthCheck {
-  type: string; // "http" | "node-state"
-  path: string;
-  /** the Host header sent; "" means the server's host:port */
-  host: string;
-  /** 0 means the server's port */
-  port: number;
-  interval: number;
-  timeout: number;
-  rise: number;
-  fall: number;
-  /** http: the statuses that mean healthy; empty means 200..399 */
-  statuses: number[];
-  /** node-state: the statuses that mean enabled, disabled (drain) and offline */
-  enabled: number[];
-  disabled: number[];
-  offline: number[];
-}
-
 export interface Timeouts {
   /** seconds; 0 keeps nginx's configured value (connect 3, send 60, read 60) */
   connect: number;
@@ -54,9 +39,6 @@ export interface Timeouts {
 
 export interface Policy {
   algorithm: string;
-  hashOn: HashOn;
-  /** the header, cookie or argument name for those kinds of hash_on; "" otherwise */
-  hashName: string;
   /** the nginx variable that holds the hash key: remote_addr, uri, http_x_user, cookie_sid, arg_id */
   hashVar: string;
   sticky: Sticky | undefined;
@@ -71,33 +53,8 @@ export interface Policy {
 }
 
 export const POLICY_FIELDS = ["algorithm", "fail_statuses", "hash_on", "healthcheck", "on_all_down", "retries", "sticky", "timeouts"];
-const HTTP_CHECK_FIELDS = ["fall", "host", "interval", "path", "port", "rise", "statuses", "timeout", "type"];
-const NODE_STATE_FIELDS = ["disabled", "enabled", "fall", "host", "interval", "offline", "path", "port", "rise", "timeout", "type"];
-
 export const MAX_RETRIES = 100;
 export const MAX_STICKY_TTL = 315360000; // ten years
-
-function contains(list: string[], s: string): boolean {
-  for (const x of list) if (x === s) return true;
-  return false;
-}
-
-function isWhole(v: unknown): boolean {
-  return typeof v === "number" && Math.floor(v) === v;
-}
-
-function checkWhole(v: unknown, at: string, min: number, max: number, problems: Problem[]): void {
-  if (!isWhole(v) || (v as number) < min || (v as number) > max) {
-    problems.push({ path: at, error: `must be a whole number from ${min} to ${max}, got ${typeof v === "number" ? `${v}` : describe(v)}` });
-  }
-}
-
-function checkSeconds(v: unknown, at: string, min: number, max: number, problems: Problem[]): void {
-  // v !== v: NaN (a YAML .nan read by elbctl) fails every comparison
-  if (typeof v !== "number" || v !== v || v < min || v > max) {
-    problems.push({ path: at, error: `must be a number of seconds from ${min} to ${max}, got ${typeof v === "number" ? `${v}` : describe(v)}` });
-  }
-}
 
 /** A cookie name: an RFC 6265 token. */
 export function checkCookieName(n: string): string | undefined {
@@ -143,85 +100,6 @@ export function parseHashOn(s: string): HashSpec | string {
     return err === undefined ? { kind: HashOn.Arg, name } : `arg:<name>: ${err}`;
   }
   return `unknown hash_on "${s}" (known: remote_addr, uri, header:<name>, cookie:<name>, arg:<name>)`;
-}
-
-function checkStatusList(v: unknown, at: string, min: number, problems: Problem[]): void {
-  if (!isArray(v) || (v as unknown[]).length === 0) {
-    // an empty array: JS and Lua (where {} and [] are one) describe it differently
-    const got = isArray(v) ? "" : `, got ${describe(v)}`;
-    problems.push({ path: at, error: `must be a non-empty array of HTTP statuses${got}` });
-    return;
-  }
-  const list = v as unknown[];
-  for (let i = 0; i < list.length; i++) checkWhole(list[i], pointer(at, i), min, 599, problems);
-}
-
-function checkUnknown(o: { [k: string]: unknown }, known: string[], at: string, what: string, problems: Problem[]): void {
-  for (const k of sortedKeys(o)) {
-    if (!contains(known, k)) problems.push({ path: pointer(at, k), error: `unknown ${what} field "${k}" (known: ${known.join(", ")})` });
-  }
-}
-
-function checkHealthCheck(hc: unknown, at: string, problems: Problem[]): void {
-  if (!isObject(hc)) {
-    problems.push({ path: at, error: `must be an object like {"type": "http", "path": "/health"}, got ${describe(hc)}` });
-    return;
-  }
-  const type = hc["type"];
-  if (type !== "http" && type !== "node-state") {
-    problems.push({ path: pointer(at, "type"), error: `type must be "http" or "node-state", got ${typeof type === "string" ? `"${type}"` : describe(type)}` });
-    return;
-  }
-  checkUnknown(hc, type === "http" ? HTTP_CHECK_FIELDS : NODE_STATE_FIELDS, at, `${type} healthcheck`, problems);
-  const path = hc["path"];
-  if (path !== undefined) {
-    let bad = typeof path !== "string" || path.length === 0 || path.charCodeAt(0) !== 47;
-    if (!bad) {
-      const p = path as string;
-      for (let i = 0; i < p.length; i++) {
-        const c = p.charCodeAt(i);
-        if (c <= 32 || c === 127) bad = true;
-      }
-    }
-    if (bad) problems.push({ path: pointer(at, "path"), error: `must be a path starting with "/", without spaces or control characters, got ${typeof path === "string" ? `"${path}"` : describe(path)}` });
-  }
-  const host = hc["host"];
-  if (host !== undefined) {
-    let bad = typeof host !== "string" || host.length === 0 || host.length > 255;
-    if (!bad) {
-      const h = host as string;
-      for (let i = 0; i < h.length; i++) {
-        const c = h.charCodeAt(i);
-        if (c <= 32 || c === 127) bad = true;
-      }
-    }
-    if (bad) problems.push({ path: pointer(at, "host"), error: `must be a Host header value (a non-empty string without spaces), got ${typeof host === "string" ? `"${host}"` : describe(host)}` });
-  }
-  if (hc["port"] !== undefined) checkWhole(hc["port"], pointer(at, "port"), 1, 65535, problems);
-  if (hc["interval"] !== undefined) checkSeconds(hc["interval"], pointer(at, "interval"), 0.1, 3600, problems);
-  if (hc["timeout"] !== undefined) checkSeconds(hc["timeout"], pointer(at, "timeout"), 0.01, 300, problems);
-  if (hc["rise"] !== undefined) checkWhole(hc["rise"], pointer(at, "rise"), 1, 100, problems);
-  if (hc["fall"] !== undefined) checkWhole(hc["fall"], pointer(at, "fall"), 1, 100, problems);
-  if (type === "http") {
-    if (hc["statuses"] !== undefined) checkStatusList(hc["statuses"], pointer(at, "statuses"), 100, problems);
-    return;
-  }
-  // node-state: each answer means one state, so the lists must not share a status
-  const owner: { [status: string]: string } = {};
-  for (const name of ["enabled", "disabled", "offline"]) {
-    const v = hc[name];
-    if (v === undefined) continue;
-    const before = problems.length;
-    checkStatusList(v, pointer(at, name), 100, problems);
-    if (problems.length > before) continue;
-    const list = v as number[];
-    for (let i = 0; i < list.length; i++) {
-      const s = `${list[i]}`;
-      const o = owner[s];
-      if (o !== undefined && o !== name) problems.push({ path: pointer(pointer(at, name), i), error: `status ${s} is also listed in ${o}` });
-      owner[s] = name;
-    }
-  }
 }
 
 /** Adds what is wrong with policy `v` to `problems`, at JSON pointers under `path`. */
@@ -283,13 +161,6 @@ export function validatePolicy(v: unknown, path: string, problems: Problem[]): v
   if (v["fail_statuses"] !== undefined) checkStatusList(v["fail_statuses"], pointer(path, "fail_statuses"), 400, problems);
 }
 
-function numbers(v: unknown, fallback: number[]): number[] {
-  if (v === undefined) return fallback;
-  const out: number[] = [];
-  for (const n of v as number[]) out.push(n);
-  return out;
-}
-
 function hashVar(spec: HashSpec): string {
   if (spec.kind === HashOn.Uri) return "uri";
   if (spec.kind === HashOn.Header) {
@@ -307,8 +178,6 @@ function hashVar(spec: HashSpec): string {
 export function defaultPolicy(): Policy {
   return {
     algorithm: "roundrobin",
-    hashOn: HashOn.RemoteAddr,
-    hashName: "",
     hashVar: "remote_addr",
     sticky: undefined,
     healthcheck: undefined,
@@ -325,49 +194,15 @@ export function normalizePolicy(v: { [key: string]: any }): Policy {
   if (v["algorithm"] !== undefined) p.algorithm = v["algorithm"];
   if (v["hash_on"] !== undefined) {
     const spec = parseHashOn(v["hash_on"]) as HashSpec;
-    p.hashOn = spec.kind;
-    p.hashName = spec.name;
     p.hashVar = hashVar(spec);
   }
   const sticky = v["sticky"];
   if (sticky !== undefined) p.sticky = { cookie: sticky["cookie"], ttl: sticky["ttl"] ?? 0 };
-  const hc = v["healthcheck"];
-  if (hc !== undefined) {
-    const nodeState = hc["type"] === "node-state";
-    p.healthcheck = {
-      type: hc["type"],
-      path: hc["path"] ?? "/",
-      host: hc["host"] ?? "",
-      port: hc["port"] ?? 0,
-      interval: hc["interval"] ?? 5,
-      timeout: hc["timeout"] ?? 2,
-      rise: hc["rise"] ?? 2,
-      fall: hc["fall"] ?? 3,
-      statuses: nodeState ? [] : numbers(hc["statuses"], []),
-      enabled: nodeState ? numbers(hc["enabled"], [200]) : [],
-      disabled: nodeState ? numbers(hc["disabled"], [404]) : [],
-      offline: nodeState ? numbers(hc["offline"], [503]) : [],
-    };
-  }
+  if (v["healthcheck"] !== undefined) p.healthcheck = normalizeHealthCheck(v["healthcheck"]);
   if (v["retries"] !== undefined) p.retries = v["retries"];
   const t = v["timeouts"];
   if (t !== undefined) p.timeouts = { connect: t["connect"] ?? 0, send: t["send"] ?? 0, read: t["read"] ?? 0 };
   if (v["on_all_down"] !== undefined) p.onAllDown = v["on_all_down"];
   p.failStatuses = numbers(v["fail_statuses"], []);
   return p;
-}
-
-/** Whether an active check's answer `status` means healthy (http checks). */
-export function isHealthyStatus(hc: HealthCheck, status: number): boolean {
-  if (hc.statuses.length === 0) return status >= 200 && status < 400;
-  for (const s of hc.statuses) if (s === status) return true;
-  return false;
-}
-
-/** The state a node-state answer asks for: "enabled", "disabled", "offline", or undefined. */
-export function nodeStateOf(hc: HealthCheck, status: number): string | undefined {
-  for (const s of hc.enabled) if (s === status) return "enabled";
-  for (const s of hc.disabled) if (s === status) return "disabled";
-  for (const s of hc.offline) if (s === status) return "offline";
-  return undefined;
 }

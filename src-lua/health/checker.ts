@@ -10,13 +10,12 @@
 //                (disabled = drain, offline = down), and after `rise` answers in a row when
 //                it brings the server back (enabled).
 // Every change is logged and counted (state.ts changed()).
-import { HealthCheck, isHealthyStatus, nodeStateOf } from "../core/policy";
+import { HealthCheck, isHealthyStatus, nodeStateOf } from "../core/healthcheck";
 import { Peer } from "../core/balancer/peer";
 import { isLeader, leaderPid } from "../node/leader";
 import { upstreams } from "../config/view";
-import { changed, DRAIN, OFFLINE, UNHEALTHY } from "./state";
+import { changed, DRAIN, forgetChecks, OFFLINE, readCounters, stateBits, UNHEALTHY, writeBits, writeCheck } from "./state";
 
-const dict = ngx.shared.elb_health!;
 const TICK = 0.1;
 /** checks in flight at once; more wait for the next tick */
 const MAX_RUNNING = 64;
@@ -34,21 +33,6 @@ function stateName(bits: number): string {
   if ((bits & UNHEALTHY) !== 0) return "unhealthy";
   if ((bits & DRAIN) !== 0) return "drain";
   return "up";
-}
-
-interface Counters {
-  ok: number;
-  ko: number;
-  /** node-state: the last state answered, and how many times in a row */
-  want: string;
-  wantN: number;
-}
-
-export function readCounters(key: string): Counters {
-  const [raw] = dict.get("c|" + key);
-  if (raw === undefined) return { ok: 0, ko: 0, want: "", wantN: 0 };
-  const [ok, ko, want, wantN] = string.match(raw as string, "^(%d+)|(%d+)|([%a]*)|(%d+)$");
-  return { ok: tonumber(ok) ?? 0, ko: tonumber(ko) ?? 0, want: want ?? "", wantN: tonumber(wantN) ?? 0 };
 }
 
 /** Sends the check; the answer's status, or an error. */
@@ -86,8 +70,7 @@ export function record(peer: Peer, hc: HealthCheck, status: number | undefined, 
   const key = peer.key;
   const now = ngx.now();
   const c = readCounters(key);
-  const [b] = dict.get("s|" + key);
-  const before: number = b ?? 0;
+  const before = stateBits(key);
   let bits = before;
   const nodeState = hc.type === "node-state";
   const asked = status === undefined || !nodeState ? undefined : nodeStateOf(hc, status);
@@ -128,20 +111,13 @@ export function record(peer: Peer, hc: HealthCheck, status: number | undefined, 
       why = `its status endpoint answered ${status} (enabled) ${c.wantN} times in a row`;
     }
   }
-  dict.set("c|" + key, `${c.ok}|${c.ko}|${c.want}|${c.wantN}`);
-  dict.set("t|" + key, now);
+  writeCheck(key, c, now);
   if (bits !== before) {
-    dict.set("s|" + key, bits);
     // back in service: slow start ramps from now
-    if ((before & (UNHEALTHY | OFFLINE)) !== 0 && (bits & (UNHEALTHY | OFFLINE)) === 0) dict.set("r|" + key, now);
+    const back = (before & (UNHEALTHY | OFFLINE)) !== 0 && (bits & (UNHEALTHY | OFFLINE)) === 0;
+    writeBits(key, bits, back ? now : undefined);
     changed(key, stateName(before), stateName(bits), why);
   }
-}
-
-function forget(key: string): void {
-  dict.delete("s|" + key);
-  dict.delete("c|" + key);
-  dict.delete("t|" + key);
 }
 
 function check(this: void, premature: boolean, peer: Peer, hc: HealthCheck): void {
@@ -183,7 +159,7 @@ function schedule(): void {
   }
   for (const [key] of tracked) {
     if (!seen.has(key)) {
-      forget(key);
+      forgetChecks(key);
       tracked.delete(key);
       due.delete(key);
     }

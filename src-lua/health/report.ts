@@ -1,10 +1,7 @@
 // A server's health as the management API shows it (GET /__erulb__/upstream), from the
 // node-wide state in elb_health (see state.ts).
 import { ServerParams } from "../core/server-params";
-import { readCounters } from "./checker";
-import { activeOnNode, DRAIN, OFFLINE, UNHEALTHY } from "./state";
-
-const dict = ngx.shared.elb_health!;
+import { activeOnNode, changeCount, lastCheckAt, DRAIN, OFFLINE, passiveState, readCounters, stateBits, UNHEALTHY } from "./state";
 
 export interface ServerHealth {
   /** up, drain, down, backup or unhealthy */
@@ -25,22 +22,18 @@ export function serverHealth(key: string, p: ServerParams, checked: boolean): Se
   let checkFails = 0;
   let checkedAt: number | undefined = undefined;
   if (checked) {
-    const [b] = dict.get("s|" + key);
-    bits = b ?? 0;
+    bits = stateBits(key);
     checkFails = readCounters(key).ko;
-    const [t] = dict.get("t|" + key);
-    checkedAt = t;
+    checkedAt = lastCheckAt(key);
   }
-  const [passiveDown] = dict.get("d|" + key);
-  const [f] = dict.get("f|" + key);
-  const [n] = dict.get("n|" + key);
-  const healthy = (p.maxFails === 0 || passiveDown === undefined) && (bits & UNHEALTHY) === 0;
+  const [passiveDown, f] = passiveState(key);
+  const healthy = (p.maxFails === 0 || !passiveDown) && (bits & UNHEALTHY) === 0;
   let state = "up";
   if (p.down || (bits & OFFLINE) !== 0) state = "down";
   else if (!healthy) state = "unhealthy";
   else if (p.drain || (bits & DRAIN) !== 0) state = "drain";
   else if (p.backup) state = "backup";
   // a server taken out by passive health counted max_fails failures (the count restarts)
-  const passiveFails = passiveDown !== undefined ? p.maxFails : f ?? 0;
-  return { state, healthy, fails: passiveFails + checkFails, active: activeOnNode(key), checkedAt, changes: n ?? 0 };
+  const passiveFails = passiveDown ? p.maxFails : f;
+  return { state, healthy, fails: passiveFails + checkFails, active: activeOnNode(key), checkedAt, changes: changeCount(key) };
 }

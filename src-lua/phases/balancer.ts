@@ -11,8 +11,8 @@
 import * as balancer from "ngx.balancer";
 import { Peer } from "../core/balancer/peer";
 import { Upstream } from "../config/view";
-import { isDown, recordFailure } from "../health/passive";
-import { checkBits, enter, leave, refreshSince, OFFLINE, UNHEALTHY } from "../health/state";
+import { recordFailure } from "../health/passive";
+import { checkBits, enter, isDown, leave, refreshSince, OFFLINE, UNHEALTHY } from "../health/state";
 
 /**
  * What ends the balancer phase when no server can be used: nginx's "no live upstreams"
@@ -96,7 +96,7 @@ export function run(): void {
     peer = firstTry(ctx, up);
   } else {
     recordFailure(last);
-    up.algo.finished(up.state, last, undefined, now);
+    up.algo.finished(last, undefined, now);
     leave(last.key);
     ctx.elb_peer = undefined;
     ngx.var.elb_peer = "";
@@ -122,7 +122,7 @@ export function run(): void {
   // sticky: the answer names its server, unless the request's cookie already did (a retry
   // may land elsewhere than the first try, so this is decided per try)
   if (up.stickyVar !== undefined) ngx.var.elb_cookie = ctx.elb_sticky === peer.id ? "" : up.stickyPrefix + peer.id + up.stickySuffix;
-  up.algo.started(up.state, peer);
+  up.algo.started(peer);
   enter(peer);
   // ngx.ctx does not survive the error_page jump: the log phase finds the peer by this
   ngx.var.elb_peer = peer.key;

@@ -2,7 +2,7 @@
 // fail_statuses for passive health), then per-request statsd aggregation (when STATSD is set).
 // Plain Lua.
 import { Peer } from "../core/balancer/peer";
-import { Domain, domains, peerByKey, Upstream } from "../config/view";
+import { Domain, lookupDomain, peerByKey, Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { leave } from "../health/state";
 import * as statsd from "../metrics/statsd";
@@ -17,7 +17,7 @@ function lastNumber(list: string | undefined): number | undefined {
 function finish(up: Upstream, peer: Peer): void {
   const now = ngx.now();
   const latency = up.algo.timed ? lastNumber(ngx.var.upstream_header_time) : undefined;
-  up.algo.finished(up.state, peer, latency, now);
+  up.algo.finished(peer, latency, now);
   const statuses = up.failStatuses;
   if (statuses !== undefined) {
     const status = lastNumber(ngx.var.upstream_status);
@@ -30,7 +30,7 @@ function finishByKey(key: string): void {
   leave(key);
   const [up, peer] = peerByKey(key);
   if (peer === undefined) return;
-  up!.algo.finished(up!.state, peer, undefined, ngx.now());
+  up!.algo.finished(peer, undefined, ngx.now());
 }
 
 export function run(): void {
@@ -46,7 +46,7 @@ export function run(): void {
   if (!statsd.enabled) return;
   // after an error_page redirect ngx.ctx is gone: find the domain again
   let domain: Domain | undefined = ctx.elb_domain;
-  if (domain === undefined) domain = domains.get(ngx.var.host ?? "");
+  if (domain === undefined) domain = lookupDomain(ngx.var.host ?? "");
   if (domain === undefined) return;
   const cost = (ngx.now() - ngx.req.start_time()) * 1000;
   statsd.record(domain.metric, ngx.status, cost);

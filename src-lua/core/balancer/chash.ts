@@ -7,12 +7,13 @@
 
 import { AlgorithmSettings, ByteAt } from "./algorithm";
 import { hash32 } from "./hash";
-import { Peer, PeerFilter, splitPeers } from "./peer";
+import { Peer, PeerFilter } from "./peer";
 
 export const POINTS_PER_WEIGHT = 160;
 export const MAX_POINTS = 16000;
 
-interface Ring {
+/** The ring of one list of peers (backups.ts gives primaries and backups a ring each). */
+export interface Chash {
   /** point hashes, ascending */
   hashes: number[];
   /** the index in `peers` of each point's owner */
@@ -20,12 +21,6 @@ interface Ring {
   peers: Peer[];
   /** per peer: the last pick that looked at it (each peer is asked once per pick) */
   marks: number[];
-}
-
-export interface Chash {
-  primary: Ring;
-  backup: Ring;
-  usable: number;
   gen: number;
   byteAt: ByteAt;
 }
@@ -70,7 +65,8 @@ function sortPoints(pts: Point[], peers: Peer[]): void {
   }
 }
 
-function buildRing(list: Peer[], byteAt: ByteAt): Ring {
+export function create(list: Peer[], settings: AlgorithmSettings): Chash {
+  const byteAt = settings.byteAt;
   const peers: Peer[] = [];
   let total = 0;
   for (const p of list) {
@@ -96,7 +92,7 @@ function buildRing(list: Peer[], byteAt: ByteAt): Ring {
     hashes.push(pt.h);
     owners.push(pt.owner);
   }
-  return { hashes, owners, peers, marks };
+  return { hashes, owners, peers, marks, gen: 0, byteAt };
 }
 
 /** The index of the first point at or after h (0 past the end: the ring wraps). */
@@ -111,20 +107,21 @@ function firstAtOrAfter(hashes: number[], h: number): number {
   return lo === hashes.length ? 0 : lo;
 }
 
-function pickRing(c: Chash, r: Ring, filter: PeerFilter | undefined, arg: unknown, h: number): Peer | undefined {
-  const len = r.hashes.length;
+/** The peer for `key` (the request's hash key; "" when it has none). */
+export function pick(c: Chash, filter: PeerFilter | undefined, arg: unknown, key: string | undefined, _now: number): Peer | undefined {
+  const len = c.hashes.length;
   if (len === 0) return undefined;
   const gen = c.gen + 1;
   c.gen = gen;
-  const distinct = r.peers.length;
-  const marks = r.marks;
+  const distinct = c.peers.length;
+  const marks = c.marks;
   let seen = 0;
-  let i = firstAtOrAfter(r.hashes, h);
+  let i = firstAtOrAfter(c.hashes, hash32(key === undefined ? "" : key, c.byteAt));
   for (let step = 0; step < len; step++) {
-    const o = r.owners[i];
+    const o = c.owners[i];
     if (marks[o] !== gen) {
       marks[o] = gen;
-      const p = r.peers[o];
+      const p = c.peers[o];
       if (filter === undefined || filter(p, arg)) return p;
       seen = seen + 1;
       if (seen === distinct) return undefined;
@@ -135,25 +132,6 @@ function pickRing(c: Chash, r: Ring, filter: PeerFilter | undefined, arg: unknow
   return undefined;
 }
 
-export function create(peers: Peer[], settings: AlgorithmSettings): Chash {
-  const set = splitPeers(peers);
-  return {
-    primary: buildRing(set.primaries, settings.byteAt),
-    backup: buildRing(set.backups, settings.byteAt),
-    usable: set.usable,
-    gen: 0,
-    byteAt: settings.byteAt,
-  };
-}
+export function started(_peer: Peer): void {}
 
-/** The peer for `key` (the request's hash key; "" when it has none). */
-export function pick(c: Chash, filter: PeerFilter | undefined, arg: unknown, key: string | undefined, _now: number): Peer | undefined {
-  const h = hash32(key === undefined ? "" : key, c.byteAt);
-  const p = pickRing(c, c.primary, filter, arg, h);
-  if (p !== undefined) return p;
-  return pickRing(c, c.backup, filter, arg, h);
-}
-
-export function started(_c: Chash, _peer: Peer): void {}
-
-export function finished(_c: Chash, _peer: Peer, _latency: number | undefined, _now: number): void {}
+export function finished(_peer: Peer, _latency: number | undefined, _now: number): void {}

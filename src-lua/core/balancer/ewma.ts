@@ -7,7 +7,7 @@
 // Lua only (hot path). The random draws come from a seeded generator (the same in JS and Lua).
 
 import { AlgorithmSettings } from "./algorithm";
-import { Peer, PeerFilter, splitPeers, weightOf } from "./peer";
+import { Peer, PeerFilter, weightOf } from "./peer";
 
 export const DECAY = 10;
 /** how much one faster answer moves the average */
@@ -15,9 +15,7 @@ const ALPHA = 0.2;
 const MODULUS = 2147483647;
 
 export interface Ewma {
-  primaries: Peer[];
-  backups: Peer[];
-  usable: number;
+  peers: Peer[];
   /** Park-Miller generator state */
   seed: number;
   cand: Peer[];
@@ -45,7 +43,8 @@ function score(p: Peer, now: number): number {
   return (lat * (p.conns + 1)) / w;
 }
 
-function pickFrom(e: Ewma, peers: Peer[], filter: PeerFilter | undefined, arg: unknown, now: number): Peer | undefined {
+export function pick(e: Ewma, filter: PeerFilter | undefined, arg: unknown, _key: string | undefined, now: number): Peer | undefined {
+  const peers = e.peers;
   const cand = e.cand;
   let n = 0;
   for (let i = 0; i < peers.length; i++) {
@@ -66,24 +65,17 @@ function pickFrom(e: Ewma, peers: Peer[], filter: PeerFilter | undefined, arg: u
 }
 
 export function create(peers: Peer[], settings: AlgorithmSettings): Ewma {
-  const set = splitPeers(peers);
   let seed = Math.floor(settings.seed) % MODULUS;
   if (seed <= 0) seed = seed + MODULUS - 1;
-  return { primaries: set.primaries, backups: set.backups, usable: set.usable, seed, cand: [] };
+  return { peers, seed, cand: [] };
 }
 
-export function pick(e: Ewma, filter: PeerFilter | undefined, arg: unknown, _key: string | undefined, now: number): Peer | undefined {
-  const p = pickFrom(e, e.primaries, filter, arg, now);
-  if (p !== undefined) return p;
-  return pickFrom(e, e.backups, filter, arg, now);
-}
-
-export function started(_e: Ewma, peer: Peer): void {
+export function started(peer: Peer): void {
   peer.conns = peer.conns + 1;
 }
 
 /** A request on `peer` ended: `latency` seconds (undefined: it failed, no sample). */
-export function finished(_e: Ewma, peer: Peer, latency: number | undefined, now: number): void {
+export function finished(peer: Peer, latency: number | undefined, now: number): void {
   if (peer.conns > 0) peer.conns = peer.conns - 1;
   if (latency === undefined) return;
   const current = decayed(peer, now);

@@ -1,5 +1,6 @@
 // A server as the balancing algorithms see it, and what they share: the split into primaries
-// and backups, and the weight a server has now (slow start). On the hot path: plain Lua only.
+// and backups, how many servers can be used, and the weight a server has now (slow start).
+// On the hot path: plain Lua only.
 
 import { ServerParams } from "../server-params";
 
@@ -11,7 +12,8 @@ export interface Peer {
   port: number;
   /** names this peer in state shared by workers (health): "<upstream>|<addr>" */
   key: string;
-  /** its keys in the elb_health shared dict, made once rather than per request */
+  /** its keys in the elb_health shared dict, made once rather than per request by the dict's
+   *  owner (health/state.ts fillKeys); "" until then */
   downKey: string;
   stateKey: string;
   params: ServerParams;
@@ -39,8 +41,8 @@ export function newPeer(addr: string, ip: string, port: number, key: string, par
     ip,
     port,
     key,
-    downKey: "d|" + key,
-    stateKey: "s|" + key,
+    downKey: "",
+    stateKey: "",
     params,
     current: 0,
     id: "",
@@ -55,19 +57,24 @@ export function newPeer(addr: string, ip: string, port: number, key: string, par
 export interface PeerSet {
   primaries: Peer[];
   backups: Peer[];
-  /** primaries + backups not marked down: 0 means the upstream can never answer */
-  usable: number;
 }
 
+/** The primaries and the backups; smooth round robin starts over (a new set of peers). */
 export function splitPeers(peers: Peer[]): PeerSet {
-  const set: PeerSet = { primaries: [], backups: [], usable: 0 };
+  const set: PeerSet = { primaries: [], backups: [] };
   for (const p of peers) {
     p.current = 0;
     if (p.params.backup) set.backups.push(p);
     else set.primaries.push(p);
-    if (!p.params.down) set.usable = set.usable + 1;
   }
   return set;
+}
+
+/** Primaries + backups not marked down: 0 means the upstream can never answer. */
+export function usableCount(peers: Peer[]): number {
+  let n = 0;
+  for (const p of peers) if (!p.params.down) n = n + 1;
+  return n;
 }
 
 /** The smallest share of its weight a slow-starting server gets, right after it (re)joined. */
