@@ -45,6 +45,15 @@ async function versions(elb: Elb, domain: string): Promise<string[]> {
 }
 
 export async function run(opts: Options): Promise<Tally> {
+  let step = "start";
+  try {
+    return await faults(opts, (s) => (step = s));
+  } catch (e) {
+    throw new Error(`faults, at "${step}": ${e instanceof Error ? e.stack : e}`);
+  }
+}
+
+async function faults(opts: Options, at: (step: string) => void): Promise<Tally> {
   const t = new Tally("faults", "Faults under load");
   const ms = opts.quick ? 2000 : 4000;
   const etcd = await startEtcd();
@@ -57,6 +66,7 @@ export async function run(opts: Options): Promise<Tally> {
   };
   const figures: Record<string, unknown> = {};
   try {
+    at("setup");
     await elb.waitLoaded(15000);
     await elb.api("PUT", "upstream", { fup: { [`127.0.0.1:${ports[0]}`]: "", [`127.0.0.1:${ports[1]}`]: "" } });
     await elb.api("PUT", "domain", { "f.test": rules("0") });
@@ -64,6 +74,7 @@ export async function run(opts: Options): Promise<Tally> {
 
     // ---- SIGKILL of a worker: the leader, then the other
     for (const which of ["the leading worker", "a worker that does not lead"]) {
+      at(`SIGKILL of ${which}`);
       const s = (await elb.api("GET", "status")).json;
       const pid = which.startsWith("the leading") ? s.leader_pid : elb.workers().find((p) => p !== s.leader_pid);
       const l = load(elb.port, "f.test", RATE, ms);
@@ -71,14 +82,21 @@ export async function run(opts: Options): Promise<Tally> {
       process.kill(pid, "SIGKILL");
       await sleep(300);
       version++;
+      at(`SIGKILL of ${which}: the change after it`);
       const put = await elb.api("PUT", "domain", { "f.test": rules(String(version)) });
       const r = await l.done;
       const problems: Problem[] = [];
       // in flight on the killed worker: at most its share of the requests of a moment
       if (r.failed > 10) problems.push({ what: "more requests failed than were in flight", detail: `${r.failed} of ${r.sent}: ${r.failures.slice(0, 3).join("; ")}`, severity: 7 });
       if (put.status !== 200) problems.push({ what: "a change after the kill was not acknowledged", detail: `${put.status} ${put.body.slice(0, 150)}`, severity: 8 });
-      const vs = await versions(elb, "f.test");
-      if (vs.some((v) => v !== String(version))) problems.push({ what: "a worker does not serve the change made after the kill", detail: vs.join(","), severity: 9 });
+      at(`SIGKILL of ${which}: every worker's view`);
+      // every worker (the one started in place of the killed one too) within 2 s
+      let vs: string[] = [];
+      const all = await waitFor(async () => {
+        vs = await versions(elb, "f.test");
+        return vs.length === 2 && vs.every((v) => v === String(version));
+      }, 2000, "every worker to serve the change").then(() => true, () => false);
+      if (!all) problems.push({ what: "a worker does not serve the change made after the kill", detail: vs.join(","), severity: 9 });
       crashLines(problems, [/worker process \d+ exited on signal 9/]);
       figures[`kill ${which}`] = { sent: r.sent, failed: r.failed };
       t.count(`SIGKILL of ${which} (pid ${pid}) under ${RATE} req/s`, problems);
