@@ -27,6 +27,11 @@ describe("config.json decode", function()
 
   it("refuses invalid UTF-8 and raw control characters in strings", function()
     refused('["\255"]', "UTF-8")
+    refused('["\192\128"]', "UTF-8") -- an overlong NUL
+    refused('["\237\160\128"]', "UTF-8") -- a surrogate
+    refused('["\244\144\128\128"]', "UTF-8") -- past U+10FFFF
+    refused('["\226\130"]', "UTF-8") -- cut short
+    assert.equal("é😀", assert(json.decode('["é😀"]'))[1])
     refused('["a\1b"]', "control character")
     refused('["a\nb"]', "control character")
     local v = assert(json.decode('{\n\t"a": "x\\ny"\r\n}'))

@@ -136,10 +136,40 @@ function markEmpties(v: unknown): unknown {
   return v;
 }
 
+/** A byte outside ASCII; built at run time, as bytes (a literal would be written as UTF-8). */
+const HIGH = `[${string.char(128)}-${string.char(255)}]`;
+
+/** Whether `text` is UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF). */
+function isUtf8(text: string): boolean {
+  let i = 1;
+  for (;;) {
+    const [p] = string.find(text, HIGH, i);
+    if (p === undefined) return true;
+    const c = string.byte(text, p);
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0;
+      if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f;
+    } else return false;
+    for (let k = 1; k <= n; k++) {
+      const d = string.byte(text, p + k);
+      if (d === undefined || d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return false;
+    }
+    i = p + n + 1;
+  }
+}
+
 /** Why `text` is not JSON text cjson should read, or undefined. */
 function notJson(text: string, empties: number[]): string | undefined {
-  const [, , uerr] = ngx.re.find(text, "^", "u");
-  if (uerr !== undefined) return "the text is not valid UTF-8";
+  if (!isUtf8(text)) return "the text is not valid UTF-8";
   return scan(text, empties);
 }
 
