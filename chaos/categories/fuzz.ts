@@ -251,7 +251,7 @@ export async function run(opts: Options): Promise<Tally> {
         if (workerSet(elb) !== workers) problems.push({ what: "a worker died", detail: `${workers} -> ${workerSet(elb)}`, severity: 10 });
         t.count(name, problems);
         state = after;
-        if ((i + 1) % 2000 === 0) opts.log(`fuzz: /__erulb__/${resource} ${i + 1}/${cases.length}, ${t.misbehaved} misbehaved so far`);
+        if ((i + 1) % 2000 === 0) opts.log(`fuzz: /__erulb__/${resource} ${i + 1}/${cases.length}, ${t.misbehaved} misbehaved so far ${JSON.stringify(t.result().byKind)}`);
       }
       t.figures[resource] = { cases: named.length + cases.length, named: named.length, seed: seed + KINDS.indexOf(k.kind) };
     }

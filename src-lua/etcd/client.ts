@@ -30,12 +30,16 @@ export interface ClientOptions {
   password?: string;
 }
 
+/** Whether etcd's message says the token is missing, wrong or expired. */
+function tokenMessage(msg: string): boolean {
+  return string.find(msg, "auth token", 1, true)[0] !== undefined || string.find(msg, "user name is empty", 1, true)[0] !== undefined;
+}
+
 /** etcd's answers that mean the token is missing, wrong or expired (gRPC Unauthenticated is 16). */
 function tokenRefused(status: number, decoded: any): boolean {
   if (status === 401) return true;
   if (typeof decoded !== "object") return false;
-  const msg = tostring(decoded.message ?? decoded.error ?? "");
-  return tonumber(decoded.code) === 16 || string.find(msg, "auth token", 1, true)[0] !== undefined || string.find(msg, "user name is empty", 1, true)[0] !== undefined;
+  return tonumber(decoded.code) === 16 || tokenMessage(tostring(decoded.message ?? decoded.error ?? ""));
 }
 
 export class EtcdClient {
@@ -245,6 +249,7 @@ export class EtcdClient {
     const [body] = cjson.encode({ create_request: create });
     const tried: string[] = [];
     const n = this.endpoints.length;
+    let renewed = false;
     for (let i = 0; i < n; i++) {
       const index = (this.current + i) % n;
       const ep = this.endpoints[index];
@@ -284,6 +289,13 @@ export class EtcdClient {
           this.current = index;
           if (first === undefined) {
             watch.close();
+            // the stream itself may say the token expired: a new one, and the same endpoint again
+            if (this.opts?.user !== undefined && !renewed && tokenMessage(ferr!.message)) {
+              renewed = true;
+              this.transport(index, true);
+              i--;
+              continue;
+            }
             return $multi(undefined, ferr!);
           }
           if (!first.created || first.canceled) {
