@@ -83,7 +83,8 @@ async function main(): Promise<number> {
     const commit = execSync("git rev-parse --short HEAD", { cwd: REPO_ROOT }).toString().trim();
     const dirty = execSync("git status --porcelain -- src-lua nginx chaos", { cwd: REPO_ROOT }).toString().trim() !== "";
     const machine = `${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
-    const run = { date: new Date().toISOString(), commit: `${commit}${dirty ? " (with uncommitted changes)" : ""}`, machine, command: `npm run chaos -- ${process.argv.slice(2).join(" ")}`.trim(), seed, seconds, quick };
+    const args = process.argv.slice(2).join(" ");
+    const run = { date: new Date().toISOString(), commit: `${commit}${dirty ? " (with uncommitted changes)" : ""}`, machine, command: args ? `npm run chaos -- ${args}` : "npm run chaos", seed, seconds, quick };
     writeFileSync(join(dir, "run.json"), `${JSON.stringify(run, null, 2)}\n`);
     const findings = join(REPO_ROOT, "chaos/FINDINGS.md");
     writeFileSync(join(outDir, "RELIABILITY.md"), render(run, all, existsSync(findings) ? readFileSync(findings, "utf8") : ""));
