@@ -20,6 +20,8 @@
 #   ELB_TRUSTED_PROXIES  CIDRs (commas/spaces) whose X-Forwarded-For gives the client address
 #   ELB_REGEX_MATCH_LIMIT  PCRE match limit of every rule regex, default 100000 (0: PCRE's own, 10 million)
 #   ELB_REGEX_STRICT 1: refuse rule regexes with nested unbounded quantifiers (read by the Lua code)
+#   ELB_METRICS_LISTEN  a port or address:port that serves GET /metrics only (Prometheus); unset: none
+#   ELB_METRICS, ELB_METRICS_MAX_DOMAINS  read by the Lua code (see README)
 #   ELB_LUA_DIR      compiled Lua, default <repo>/build/lua
 #   ELB_USER         worker user when started as root (default: www-data if it can read
 #                    the Lua and the prefix, else root)
@@ -95,6 +97,14 @@ if [ -n "${ELB_TRUSTED_PROXIES:-}" ]; then
   # $proxy_add_x_forwarded_for would append the client found in it again: append the peer
   realip_lines="${realip_lines} map \$http_x_forwarded_for \$elb_forwarded_for { \"\" \$realip_remote_addr; default \"\$http_x_forwarded_for, \$realip_remote_addr\"; }"
   forwarded_for='$elb_forwarded_for'
+fi
+
+metrics_server="# ELB_METRICS_LISTEN is not set: /metrics only under /__erulb__/"
+if [ -n "${ELB_METRICS_LISTEN:-}" ]; then
+  case "$ELB_METRICS_LISTEN" in
+    *[!0-9a-zA-Z.:\[\]_-]*) die "ELB_METRICS_LISTEN must be a port or address:port: $ELB_METRICS_LISTEN" ;;
+  esac
+  metrics_server="server { listen $ELB_METRICS_LISTEN; server_name _; access_log off; location / { content_by_lua_block { require(\"admin.metrics\").serve() } } }"
 fi
 
 # ---- processes we own, and how they stop ---------------------------------------------------
@@ -292,6 +302,7 @@ sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
     -e "s|@@REGEX_MATCH_LIMIT@@|$(sed_escape "$regex_limit")|g" \
     -e "s|@@REALIP@@|$(sed_escape "$realip_lines")|g" \
     -e "s|@@FORWARDED_FOR@@|$(sed_escape "$forwarded_for")|g" \
+    -e "s|@@METRICS_SERVER@@|$(sed_escape "$metrics_server")|g" \
     "$here/nginx.conf.tmpl" >"$conf.new"
 if grep -q '@@[A-Z_]*@@' "$conf.new"; then
   die "unrendered placeholder in $conf.new: $(grep -o '@@[A-Z_]*@@' "$conf.new" | sort -u | tr '\n' ' ')"

@@ -2,10 +2,15 @@
 import { allowed } from "../core/cidr";
 import { ByteAt } from "../core/text";
 import { settings } from "../node/settings";
+import * as changes from "./changes";
 import * as domain from "./domain";
 import * as dump from "./dump";
+import * as fleet from "./fleet";
+import * as graph from "./graph";
+import * as metrics from "./metrics";
 import * as policy from "./policy";
 import * as status from "./status";
+import * as ui from "./ui";
 import * as upstream from "./upstream";
 import * as reply from "./reply";
 
@@ -17,6 +22,10 @@ const routes: { [resource: string]: { [method: string]: Handler | undefined } } 
   dump: { PUT: dump.put },
   policy: { GET: policy.get, PUT: policy.put, DELETE: policy.del },
   status: { GET: status.get },
+  metrics: { GET: metrics.get },
+  fleet: { GET: fleet.get },
+  changes: { GET: changes.get },
+  graph: { GET: graph.get },
 };
 
 function allowedMethods(resource: { [method: string]: Handler | undefined }): string {
@@ -26,12 +35,17 @@ function allowedMethods(resource: { [method: string]: Handler | undefined }): st
   return names.join(", ");
 }
 
-function authorized(): boolean {
+function clientAllowed(): boolean {
   const remote = ngx.var.remote_addr ?? "";
   if (!allowed(remote, settings.adminAllow, string.byte as unknown as ByteAt)) {
     reply.fail(403, `forbidden: ${remote} is not in ELB_ADMIN_ALLOW`);
     return false;
   }
+  return true;
+}
+
+function authorized(): boolean {
+  if (!clientAllowed()) return false;
   const token = settings.adminToken;
   if (token !== undefined && ngx.var.http_authorization !== `Bearer ${token}`) {
     reply.fail(403, "forbidden: a valid Authorization: Bearer <token> header is required");
@@ -41,8 +55,10 @@ function authorized(): boolean {
 }
 
 export function run(): void {
-  if (!authorized()) return;
   const uri = ngx.var.uri ?? "";
+  // the dashboard's files hold no data: the allow-list applies, the page asks for the token
+  if (ui.owns(uri)) return clientAllowed() ? ui.serve(uri) : undefined;
+  if (!authorized()) return;
   const [name] = string.match(uri, "^/__erulb__/([%w_]+)/?$");
   const resource = name === undefined ? undefined : routes[name];
   if (resource === undefined) {

@@ -102,6 +102,7 @@ declare interface Ngx {
   get_body_data(this: void): string | undefined;
   get_body_file(this: void): string | undefined;
   start_time(this: void): number;
+  get_uri_args(this: void, max?: number): { [name: string]: string | boolean | string[] | undefined };
   };
   readonly re: {
   find(this: void, subject: string, regex: string, options?: string, ctx?: LuaTable, nth?: number): LuaMultiReturn<[number | undefined, number | undefined, string | undefined]>;
