@@ -13,11 +13,17 @@ export function escapeXml(s) {
   return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
+/** The engine's JSON writes an empty list as {}: lists are lists here. */
+function normalized(graph) {
+  return { ...graph, nodes: Array.isArray(graph.nodes) ? graph.nodes : [], edges: Array.isArray(graph.edges) ? graph.edges : [] };
+}
+
 /**
  * Where each box goes: {pos: Map<name, {x, y}>, boxW, boxH, width, height}.
  * @param {{init: string, nodes: {name: string, label: string}[], edges: {from: string, to?: string}[]}} graph
  */
 export function layout(graph) {
+  graph = normalized(graph);
   const depth = new Map([[graph.init, 0]]);
   for (let changed = true; changed; ) {
     changed = false;
@@ -55,6 +61,7 @@ export function layout(graph) {
  * @param {{init: string, nodes: {name: string, label: string, terminal: boolean, type: string}[], edges: {from: string, to?: string, label: string, kind: "match" | "miss" | "branch"}[]}} graph
  */
 export function graphSvg(title, graph) {
+  graph = normalized(graph);
   const { pos, boxW, boxH, width, height } = layout(graph);
   const w = Math.ceil(width);
   const h = Math.ceil(height);
