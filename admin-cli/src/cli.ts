@@ -12,6 +12,8 @@ export interface Ctx {
   closeStore(): void;
   /** Set by commands that run until a signal (register, watch). */
   cleanup?: () => Promise<void>;
+  /** The etcd revision of what the command wrote (for --wait); unset when it wrote nothing. */
+  wrote?: number;
 }
 
 export interface Command {
@@ -22,6 +24,8 @@ export interface Command {
   details?: string;
   valued?: string[];
   flags?: string[];
+  /** flags that may take a value as --name=VALUE (--wait[=SECONDS]) */
+  optional?: string[];
   run(ctx: Ctx, pos: string[]): Promise<number | void>;
 }
 

@@ -34,6 +34,7 @@ export const configCommands: Command[] = [
     name: "apply",
     args: "-f <config.yaml|config.json|-> [--dry-run] [--prune]",
     summary: "apply a whole declarative configuration (domains, upstreams, policies) in one transaction",
+    optional: ["wait"],
     details:
       "Each upstream in the file gets exactly the servers listed; domains and policies in the file are written when they differ. With --prune, what the file does not name is removed. The file is validated whole with the engine's code first; on any problem nothing is written. --dry-run prints the changes and writes nothing. One etcd transaction holds at most 128 operations by default (--max-ops to match a raised --max-txn-ops).",
     valued: ["file", "max-ops"],
@@ -70,6 +71,7 @@ export const configCommands: Command[] = [
       };
       if (dry) await attempt();
       else rev = await retryTxn(`apply ${file}`, attempt);
+      if (!dry && changes.length > 0 && rev !== null) ctx.wrote = rev;
       ctx.out.print(
         () => {
           for (const c of changes) ctx.out.line(describeChange(ctx, c));

@@ -56,6 +56,7 @@ export const domainCommands: Command[] = [
     name: "domain set",
     args: "<domain> -f <ruleset.json|yaml|-> [--strict]",
     summary: "validate a rule set with the engine's code, then write it",
+    optional: ["wait"],
     details:
       "Warnings (regexes with nested unbounded quantifiers, which the engine cuts off at its match limit) are printed on stderr and the rule set is written; with --strict (or ELB_REGEX_STRICT=1) they are errors and nothing is written.",
     valued: ["file"],
@@ -79,6 +80,7 @@ export const domainCommands: Command[] = [
       if (problems.length > 0) throw new CliError(`invalid rule set for ${key} (from ${file}), nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${problemLines(key, problems)}`);
       if (!ctx.out.json) for (const w of warnings) ctx.out.err(`elbctl: warning: ${key} ${w.path}: ${w.warning}`);
       const rev = await ctx.store().txn([], [{ put: key, value: JSON.stringify(rs) }]);
+      if (rev !== false) ctx.wrote = rev;
       ctx.out.print(() => ctx.out.line(`set ${key} (revision ${rev})`), { key, revision: rev, warnings });
       const cur = await readCurrent(ctx.store());
       for (const up of backends(rs)) {
@@ -90,6 +92,7 @@ export const domainCommands: Command[] = [
     name: "domain rm",
     args: "<domain>",
     summary: "remove a domain's rule set",
+    optional: ["wait"],
     async run(ctx, [domain]) {
       if (!domain) throw new CliError("which domain? elbctl domain rm <domain>", 2);
       const key = keyOf(ctx.elbName, domains, domain);
@@ -97,6 +100,7 @@ export const domainCommands: Command[] = [
       if (!kv) throw new CliError(`no domain ${domain} (no key ${key})`);
       const rev = await ctx.store().txn([{ key, modRevision: kv.modRevision }], [{ del: key }]);
       if (rev === false) throw new CliError(`${key} changed while being removed; nothing done, try again`);
+      ctx.wrote = rev;
       ctx.out.print(() => ctx.out.line(`removed ${key}`), { key, removed: true, revision: rev });
     },
   },
