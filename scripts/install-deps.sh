@@ -7,7 +7,8 @@
 set -euo pipefail
 
 runtime=(nginx libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-cjson etcd-server etcd-client)
-testing=(luajit2 lua-busted)
+# prometheus: the Prometheus end-to-end test (and its promtool); chromium: the dashboard's browser test
+testing=(luajit2 lua-busted prometheus chromium)
 bench=(wrk haproxy valgrind)
 
 case "${1:-test}" in
