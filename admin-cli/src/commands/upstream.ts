@@ -167,7 +167,7 @@ export const upstreamCommands: Command[] = [
         changed = ops.length;
         return ctx.store().txn(guards, ops);
       });
-      ctx.wrote = rev;
+      if (changed > 0) ctx.wrote = rev;
       ctx.out.print(() => ctx.out.line(`set ${u}: ${want.size} server${want.size > 1 ? "s" : ""} (${changed} key${changed === 1 ? "" : "s"} changed)`), { upstream: u, servers: Object.fromEntries(want), changed, revision: rev });
     },
   },
@@ -260,6 +260,7 @@ export const upstreamCommands: Command[] = [
       const key = keyOf(ctx.elbName, servers, u, a);
       let removed: string[] = [];
       let params = "";
+      let writes = 0;
       const rev = await retryTxn(`switch ${u}`, async () => {
         const have = await readGroup(ctx.store(), servers, u);
         if (have.size === 0) throw new CliError(`no upstream ${u} (no keys under ${groupPrefix(ctx.elbName, servers, u)}); create it with elbctl upstream set ${u} ${a}`);
@@ -277,9 +278,10 @@ export const upstreamCommands: Command[] = [
         params = given ?? cur?.value ?? "";
         if (!cur) guards.push({ key, modRevision: 0 });
         if (!cur || cur.value !== params) ops.push({ put: key, value: params, lease: cur?.lease });
+        writes = ops.length;
         return ctx.store().txn(guards, ops);
       });
-      ctx.wrote = rev;
+      if (writes > 0) ctx.wrote = rev;
       ctx.out.print(
         () => ctx.out.line(`switched ${u} to ${a}${removed.length ? ` (removed ${removed.join(", ")})` : " (already the only member)"}`),
         { upstream: u, server: a, params, removed, revision: rev },
