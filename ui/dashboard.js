@@ -1,7 +1,7 @@
 // ELB's dashboard (/__erulb__/ui): everything it shows comes from the admin API of the node
 // that serves it, refreshed on timers: the domains and their rule graphs (GET graph, drawn by
 // graph-layout.js like `elbctl graph --format svg`), request rates (GET metrics, the
-// Prometheus counters), the upstreams' servers and their health (GET upstream, every second),
+// Prometheus counters), the upstreams' servers and their health (GET upstream, twice a second),
 // the fleet (GET fleet), certificates (GET cert, when the node has them) and the last changes
 // (GET changes). Server actions go through PUT /__erulb__/upstream after a confirmation.
 // With ELB_ADMIN_TOKEN the page asks for the token and sends it as a bearer header.
@@ -308,7 +308,7 @@ function every(ms, fn) {
 }
 
 const loops = [
-  every(1000, refreshUpstreams),
+  every(500, refreshUpstreams),
   every(2000, refreshMetrics),
   every(2000, refreshStatus),
   every(2000, refreshFleet),
