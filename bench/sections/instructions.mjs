@@ -20,7 +20,7 @@ import { copyConfig, ladder } from "./breakdown.mjs";
 import { checkAnswer, configureElb } from "./proxy.mjs";
 
 const PROCESSES = 2;
-const RUNGS = ["elb-conf", "lua-balancer", "empty-access", "elb-access", "elb-balancer", "elb-log", "elb-statsd"];
+const RUNGS = ["elb-conf", "lua-balancer", "empty-access", "elb-access", "elb-balancer", "elb-log", "elb-statsd", "elb-prometheus"];
 
 function callgrind(dir) {
   return ["valgrind", "--tool=callgrind", "--smc-check=all-non-file", `--callgrind-out-file=${dir}/cg.%p`, "--dump-instr=no", "--compress-strings=no"];
@@ -137,6 +137,7 @@ export default {
         await copyConfig(etcd, elbName, name);
         const env = { ETCD: etcd.endpoint, ELBNAME: name };
         if (r.statsd) env.STATSD = statsd.addr;
+        env.ELB_METRICS = r.prometheus ? "on" : "off";
         const port = await freePort();
         return startElbConf({ name: `${r.id}-${n}`, conf: single(r.conf(port)), port, env, expectDomains: 1, wrap, timeoutMs: 120000 });
       });
