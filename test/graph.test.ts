@@ -1,5 +1,5 @@
 // The rule graph's description (src-lua/core/rules/graph.ts) under Node, against the vectors
-// spec/unit/graph_spec.lua runs against the compiled Lua: elbctl and the engine's
+// spec/support/core_vectors.lua runs against the compiled Lua: elbctl and the engine's
 // GET /__erulb__/graph describe a rule set alike; and the shared SVG layout (ui/graph-layout.js).
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";

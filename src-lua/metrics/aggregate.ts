@@ -31,35 +31,30 @@ function newTally(): Tally {
   return { codes: [0, 0, 0, 0, 0, 0], buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], sum: 0 };
 }
 
-function classOf(status: number): number {
-  const c = math.floor(status / 100);
-  if (c >= 1 && c <= 5) return c;
-  return 0;
-}
-
-/** A request of domain `name` (the configured domain's name, or UNMATCHED) ended. */
-export function request(name: string, status: number, seconds: number): void {
+/**
+ * A request ended: domain `name` (the configured domain's name, or UNMATCHED) answered `status`
+ * after `seconds`; `server` is the key ("<upstream>|<host:port>") of the server its last try
+ * went to, if any ("<upstream>|" when none could be picked: flush.ts skips it).
+ */
+export function count(name: string, server: string | undefined, status: number, seconds: number): void {
+  let c = math.floor(status / 100);
+  if (c < 1 || c > 5) c = 0;
   let t = byDomain.get(name);
   if (t === undefined) {
     t = newTally();
     byDomain.set(name, t);
   }
-  const c = classOf(status);
   t.codes[c] = t.codes[c] + 1;
   let i = 0;
   while (seconds > BOUNDS[i]) i = i + 1;
   t.buckets[i] = t.buckets[i] + 1;
   t.sum = t.sum + seconds;
-}
-
-/** A request answered through server `key` ("<upstream>|<host:port>") ended with `status`. */
-export function served(key: string, status: number): void {
-  let codes = byServer.get(key);
+  if (server === undefined) return;
+  let codes = byServer.get(server);
   if (codes === undefined) {
     codes = [0, 0, 0, 0, 0, 0];
-    byServer.set(key, codes);
+    byServer.set(server, codes);
   }
-  const c = classOf(status);
   codes[c] = codes[c] + 1;
 }
 

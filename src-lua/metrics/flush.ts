@@ -127,6 +127,8 @@ export function flush(): void {
   const batch = aggregate.take();
   flushDomains(batch.domains);
   for (const [key, codes] of batch.servers) {
+    // "<upstream>|": no server could be picked
+    if (string.sub(key, -1) === "|") continue;
     for (let c = 0; c < codes.length; c++) if (codes[c] > 0) add(`s|${key}|c${c}`, codes[c]);
   }
   for (const [key, n] of batch.failures) add(`f|${key}`, n);

@@ -9,7 +9,6 @@ import * as aggregate from "../metrics/aggregate";
 import * as statsd from "../metrics/statsd";
 
 const prometheus = aggregate.settings;
-const BAR = 124; // "|"
 
 /** The last number of a list nginx keeps per try ("0.002, 0.010" -> 0.010). */
 function lastNumber(list: string | undefined): number | undefined {
@@ -59,10 +58,6 @@ export function run(): void {
   if (domain === undefined) domain = lookupDomain(ngx.var.host ?? "");
   const status = ngx.status;
   const seconds = ngx.now() - ngx.req.start_time();
-  if (counting) {
-    aggregate.request(domain === undefined ? aggregate.UNMATCHED : domain.name, status, seconds);
-    // "<upstream>|" (no server was found) is not a server
-    if (served !== undefined && string.byte(served, -1) !== BAR) aggregate.served(served, status);
-  }
+  if (counting) aggregate.count(domain === undefined ? aggregate.UNMATCHED : domain.name, served, status, seconds);
   if (domain !== undefined && statsd.enabled) statsd.record(domain.metric, status, seconds * 1000);
 }

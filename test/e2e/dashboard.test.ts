@@ -1,13 +1,14 @@
+/// <reference lib="dom" />
 // The dashboard (/__erulb__/ui) in a real headless Chromium (Debian's, driven by
 // playwright-core): it loads with no console error, shows the configured domains with their
 // rule graphs drawn (the same SVG as `elbctl graph --format svg`), a server's state changes on
 // the page within 2 s of `elbctl server drain`, its own drain action (confirmed first) reaches
 // etcd, the fleet and the last changes are there, and with ELB_ADMIN_TOKEN it asks for the
 // token. It writes docs/dashboard.png, the README's screenshot.
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
+import { runElbctl } from "./elbctl-run";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backend, Elb, Etcd, etcdctl, REPO_ROOT, startBackend, startElb, startEtcd, stopAll, waitFor } from "./harness";
 import { startBrowser } from "../harness/browser.mjs";
@@ -47,16 +48,7 @@ const rules = {
   },
 };
 
-function elbctl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "admin-cli/bin/elbctl.mjs"), ...args], { cwd: REPO_ROOT, env: { ...process.env, ETCD: etcd.endpoint, ELBNAME: NAME, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => res({ code, stdout, stderr }));
-  });
-}
+const elbctl = (...args: string[]) => runElbctl(etcd.endpoint, NAME, args);
 
 const stateOf = (upstream: string, server: string) => page.locator(`[data-server="${upstream}|${server}"] .state`);
 

@@ -3,14 +3,13 @@
 // serves it), and, with one node stopped (SIGSTOP of its nginx), time out naming that node
 // (exit 4 / 504); elbctl status and GET /__erulb__/fleet show each node's lag; the registry
 // entries stay put when nothing changes (the nodes' own writes do not make each other write).
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runElbctl } from "./elbctl-run";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Backend, Elb, Etcd, etcdctl, nginxPids, REPO_ROOT, sleep, startBackend, startElb, startEtcd, stopAll, tmpDir, waitFor } from "./harness";
 
 const NAME = "WAIT";
-const BIN = join(REPO_ROOT, "admin-cli/bin/elbctl.mjs");
 let etcd: Etcd;
 let n1: Elb;
 let n2: Elb;
@@ -18,24 +17,7 @@ let a: Backend;
 let b: Backend;
 let stopped: Elb | undefined;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function elbctl(...args: string[]): Promise<Run> {
-  const t0 = Date.now();
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ETCD: etcd.endpoint, ELBNAME: NAME, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => res({ code, stdout, stderr, ms: Date.now() - t0 }));
-  });
-}
+const elbctl = (...args: string[]) => runElbctl(etcd.endpoint, NAME, args);
 
 function signal(node: Elb, sig: NodeJS.Signals): void {
   for (const pid of nginxPids(node.prefix)) process.kill(pid, sig);
