@@ -1,11 +1,14 @@
 // The routing configuration as elbctl sees it: read from etcd, validated with the engine's own
 // descriptions of each kind (src-lua/core/kinds), and planned as one transaction of differences.
 import "./host";
-import { groupPrefix, Kind, KINDS, keyOf, parseKey } from "../../src-lua/core/kinds/index";
+import { groupPrefix, Kind, KINDS as ALL_KINDS, keyOf, parseKey } from "../../src-lua/core/kinds/index";
 import { describe, pointer, type Problem } from "../../src-lua/core/problems";
 import type { Guard, Kv, Op, Store } from "./etcd";
 
 export type { Problem };
+
+/** The kinds the declarative file holds (certificates and ACME challenges are managed apart). */
+export const KINDS = ALL_KINDS.filter((k) => k.inFiles !== false);
 
 /**
  * The declarative file of `apply` and `export`, one section per kind (its fileSection):

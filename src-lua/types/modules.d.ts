@@ -30,6 +30,7 @@ declare module "ffi" {
   export function cast(ctype: string, value: any): any;
   export function gc(cdata: any, finalizer: any): any;
   export function errno(): number;
+  export function load(name: string): any;
   export const C: any;
 }
 
