@@ -31,7 +31,8 @@ describe("dates", () => {
 });
 
 describe("Node's host agrees with the openssl command", () => {
-  for (const [what, o] of [["EC, SANs", { names: ["a.test", "*.b.test"] }], ["RSA, CN only", { cn: "only-cn.test", rsa: true }]] as const) {
+  const cases: [string, { names?: string[]; cn?: string; rsa?: boolean }][] = [["EC, SANs", { names: ["a.test", "*.b.test"] }], ["RSA, CN only", { cn: "only-cn.test", rsa: true }]];
+  for (const [what, o] of cases) {
     it(what, () => {
       const c = makeCert(ca, o);
       const info = readCertificate(c.cert);
