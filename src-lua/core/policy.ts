@@ -35,13 +35,15 @@ export interface Timeouts {
   connect: number;
   send: number;
   read: number;
-  /** seconds an upgraded connection (WebSocket) may stay silent; 0: UPGRADED_IDLE */
+  /** seconds an upgraded connection (WebSocket) may stay silent; 0: Upgraded.Idle */
   upgraded: number;
 }
 
-/** How long an upgraded connection may stay silent when the policy does not say (one day). */
-export const UPGRADED_IDLE = 86400;
-export const MAX_UPGRADED_IDLE = 604800;
+/** Seconds an upgraded connection may stay silent: when the policy does not say (a day), at most (a week). */
+export const enum Upgraded {
+  Idle = 86400,
+  MaxIdle = 604800,
+}
 
 /** TLS to the upstream's servers (policy "tls" with "enabled": true). */
 export interface UpstreamTls {
@@ -169,7 +171,7 @@ export function validatePolicy(v: unknown, path: string, problems: Problem[]): v
       for (const name of ["connect", "read", "send"]) {
         if (timeouts[name] !== undefined) checkSeconds(timeouts[name], pointer(at, name), 0.001, 3600, problems);
       }
-      if (timeouts["upgraded"] !== undefined) checkSeconds(timeouts["upgraded"], pointer(at, "upgraded"), 1, MAX_UPGRADED_IDLE, problems);
+      if (timeouts["upgraded"] !== undefined) checkSeconds(timeouts["upgraded"], pointer(at, "upgraded"), 1, Upgraded.MaxIdle, problems);
     }
   }
   const onAllDown = v["on_all_down"];

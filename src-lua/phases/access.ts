@@ -2,6 +2,7 @@
 // backend -> the upstream for the balancer phase. Plain Lua: no lualib, no closures.
 import { RuleKind, RuleNode } from "../core/ruleset";
 import { domains, literals, upstreams, Upstream } from "../config/view";
+import { toTls } from "./upstream_tls";
 
 const reFind = ngx.re.find;
 const reMatch = ngx.re.match;
@@ -45,6 +46,7 @@ export function run(): void {
       const names = node.headerNames;
       for (let i = 0; i < names.length; i++) ngx.req.set_header(names[i], node.headerValues[i]);
       ctx.elb_up = up;
+      if (up.policy.tls !== undefined) return toTls(up, up.policy.tls);
       return;
     }
     let hit = false;

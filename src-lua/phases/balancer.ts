@@ -13,6 +13,8 @@ import { Peer } from "../core/balancer/peer";
 import { Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { checkBits, enter, isDown, leave, refreshSince, OFFLINE, UNHEALTHY } from "../health/state";
+import { Upgraded } from "../core/policy";
+import { jumpedUpstream } from "./upstream_tls";
 
 /**
  * What ends the balancer phase when no server can be used: nginx's "no live upstreams"
@@ -61,7 +63,12 @@ function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
   else if (retries > up.peers.length - 1) retries = up.peers.length - 1;
   if (retries > 0) balancer.set_more_tries(retries);
   const t = policy.timeouts;
-  if (t !== undefined) {
+  if (ngx.var.http_upgrade !== undefined) {
+    // an upgraded connection (WebSocket) lives on nginx's send and read timeouts: not the
+    // request's, but how long it may stay silent
+    const idle = t !== undefined && t.upgraded > 0 ? t.upgraded : Upgraded.Idle;
+    balancer.set_timeouts(t !== undefined && t.connect > 0 ? t.connect : undefined, idle, idle);
+  } else if (t !== undefined) {
     balancer.set_timeouts(t.connect > 0 ? t.connect : undefined, t.send > 0 ? t.send : undefined, t.read > 0 ? t.read : undefined);
   }
   if (up.slowStart) {
@@ -87,7 +94,7 @@ function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
 
 export function run(): void {
   const ctx = ngx.ctx;
-  const up: Upstream = ctx.elb_up;
+  const up: Upstream = ctx.elb_up ?? jumpedUpstream(ctx);
   const now = ngx.now();
   let tried: LuaTable<Peer, boolean> | undefined = ctx.elb_tried;
   const last: Peer | undefined = ctx.elb_peer;

@@ -9,6 +9,8 @@ import * as store from "../config/store";
 import "./access";
 import "./balancer";
 import "./log";
+import "./ssl_certificate";
+import "./acme_challenge";
 
 export function run(): void {
   const err = load();

@@ -113,6 +113,7 @@ declare interface Ngx {
   print(this: void, ...args: any[]): void;
   log(this: void, level: number, ...args: any[]): void;
   exit(this: void, status: number): never;
+  exec(this: void, uri: string, args?: string): never;
   sleep(this: void, seconds: number): void;
   now(this: void): number;
   time(this: void): number;

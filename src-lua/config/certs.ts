@@ -1,0 +1,62 @@
+// The certificates' apply step (config/apply.ts): a certificate is read once per change, and
+// the names it covers point at it in certFor, where the handshake looks (phases/
+// ssl_certificate.ts). When several certificates cover one name, the one stored under that
+// very name wins, else the one that expires last (then the smaller name). Only the names of
+// the changed certificate are looked at again: the cost does not grow with the number of
+// certificates.
+import { readCertificates } from "../core/certs";
+import { Problem } from "../core/problems";
+import { decode } from "./json";
+import { Cert, certFor, certs } from "./view";
+
+/** name covered -> certificate name -> certificate */
+const covering = new LuaTable<string, LuaTable<string, Cert>>();
+
+function better(a: Cert, b: Cert, covered: string): boolean {
+  if ((a.name === covered) !== (b.name === covered)) return a.name === covered;
+  if (a.summary.notAfter !== b.summary.notAfter) return a.summary.notAfter > b.summary.notAfter;
+  return a.name < b.name;
+}
+
+function choose(covered: string): void {
+  const set = covering.get(covered);
+  let best: Cert | undefined = undefined;
+  if (set !== undefined) for (const [, c] of set) if (best === undefined || better(c, best, covered)) best = c;
+  if (best === undefined) {
+    covering.delete(covered);
+    certFor.delete(covered);
+  } else {
+    certFor.set(covered, best);
+  }
+}
+
+export function applyCert(name: string, value: string | undefined): void {
+  const old = certs.get(name);
+  if (old !== undefined) {
+    certs.delete(name);
+    for (const n of old.summary.names) {
+      covering.get(n)?.delete(name);
+      choose(n);
+    }
+  }
+  if (value === undefined) return;
+  const [doc] = decode(value);
+  const problems: Problem[] = [];
+  const summary = readCertificates(doc, "", problems);
+  if (summary === undefined) {
+    // admitted by the node's store, so only time can do this: it expired since
+    ngx.log(ngx.ERR, `certificate ${name} is not served: ${problems[0]?.error}`);
+    return;
+  }
+  const cert: Cert = { name, raw: value, summary, certPem: doc["cert"], keyPem: doc["key"], chain: undefined, key: undefined };
+  certs.set(name, cert);
+  for (const n of summary.names) {
+    let set = covering.get(n);
+    if (set === undefined) {
+      set = new LuaTable();
+      covering.set(n, set);
+    }
+    set.set(name, cert);
+    choose(n);
+  }
+}
