@@ -1,6 +1,7 @@
 // The management API under /__erulb__/: who may call it, then resource and method.
 import { allowed } from "../node/cidr";
 import { settings } from "../node/settings";
+import * as cert from "./cert";
 import * as domain from "./domain";
 import * as dump from "./dump";
 import * as policy from "./policy";
@@ -16,6 +17,7 @@ const routes: { [resource: string]: { [method: string]: Handler | undefined } } 
   dump: { PUT: dump.put },
   policy: { GET: policy.get, PUT: policy.put, DELETE: policy.del },
   status: { GET: status.get },
+  cert: { GET: cert.get, PUT: cert.put, DELETE: cert.del },
 };
 
 function allowedMethods(resource: { [method: string]: Handler | undefined }): string {

@@ -4,7 +4,7 @@
 // very name wins, else the one that expires last (then the smaller name). Only the names of
 // the changed certificate are looked at again: the cost does not grow with the number of
 // certificates.
-import { readCertificates } from "../core/certs";
+import { isoTime, readCertificates } from "../core/certs";
 import { Problem } from "../core/problems";
 import { decode } from "./json";
 import { Cert, certFor, certs } from "./view";
@@ -59,4 +59,17 @@ export function applyCert(name: string, value: string | undefined): void {
     set.set(name, cert);
     choose(n);
   }
+}
+
+/** How many certificates this worker serves, and those that expire within `days` days (or have). */
+export function certStatus(days: number): object {
+  const now = ngx.now();
+  let count = 0;
+  const expiring: { [name: string]: object } = {};
+  for (const [name, c] of certs) {
+    count += 1;
+    const left = c.summary.notAfter - now;
+    if (left < days * 86400) expiring[name] = { names: c.summary.names, not_after: isoTime(c.summary.notAfter), days_left: Math.floor(left / 86400) };
+  }
+  return { count, expiring_within_days: days, expiring };
 }

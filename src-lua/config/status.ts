@@ -2,6 +2,7 @@
 // etcd, each worker's progress, the lead, and the values from etcd it skipped as invalid.
 import { isLeader, leaderPid } from "../node/leader";
 import { settings } from "../node/settings";
+import { certStatus } from "./certs";
 import * as store from "./store";
 import { counts } from "./view";
 
@@ -22,6 +23,7 @@ export function nodeStatus(): object {
     etcd: store.getStatus("etcd") ?? "not contacted yet",
     domains: counts.domains,
     upstreams: counts.upstreams,
+    certificates: certStatus(14),
     last_event: store.lastSeq(),
     invalid_keys: store.invalidKeys(),
     leader_pid: leaderPid() ?? 0,
