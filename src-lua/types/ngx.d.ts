@@ -133,4 +133,5 @@ declare const ngx: Ngx;
 declare interface NgxTcpSocket {
   receiveany(this: NgxTcpSocket, max: number): LuaMultiReturn<[string | undefined, string | undefined]>;
   getreusedtimes(this: NgxTcpSocket): LuaMultiReturn<[number | undefined, string | undefined]>;
+  sslhandshake(this: NgxTcpSocket, session: unknown, serverName: string | undefined, verify: boolean): LuaMultiReturn<[unknown, string | undefined]>;
 }

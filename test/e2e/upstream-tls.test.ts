@@ -5,7 +5,7 @@
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Backend, Ca, Elb, Etcd, HOST, makeCa, makeCert, serve, startBackend, startElb, startEtcd, stopAll } from "./harness";
+import { Backend, Ca, Elb, Etcd, HOST, makeCa, makeCert, serve, startBackend, startElb, startEtcd, stopAll, waitFor } from "./harness";
 
 let etcd: Etcd;
 let elb: Elb;
@@ -17,14 +17,14 @@ const closers: (() => Promise<void>)[] = [];
 interface TlsBackend {
   addr: string;
   /** the SNI name of each request's connection, and whether the connection was new */
-  seen: { sni: string | undefined; proto: string | undefined }[];
+  seen: { sni: string | undefined; proto: string | undefined; path: string | undefined }[];
 }
 
 async function startTlsBackend(ca: Ca, names: string[]): Promise<TlsBackend> {
   const c = makeCert(ca, { names, chain: true });
   const b: TlsBackend = { addr: "", seen: [] };
   const server = https.createServer({ cert: c.cert, key: c.key }, (req, res) => {
-    b.seen.push({ sni: (req.socket as TLSSocket).servername || undefined, proto: req.headers["x-forwarded-proto"] as string | undefined });
+    b.seen.push({ sni: (req.socket as TLSSocket).servername || undefined, proto: req.headers["x-forwarded-proto"] as string | undefined, path: req.url });
     res.writeHead(200, { "Content-Type": "application/json" });
     res.end(JSON.stringify({ tls: true, host: req.headers.host, path: req.url }));
   });
@@ -78,7 +78,7 @@ describe("HTTPS upstreams", () => {
     const r = await get("off.test", "/a?b=1");
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ tls: true, host: "off.test", path: "/a?b=1" });
-    expect(good.seen[0]).toEqual({ sni: "off.test", proto: "http" });
+    expect(good.seen[0]).toEqual({ sni: "off.test", proto: "http", path: "/a?b=1" });
   });
 
   it("without verification a certificate from an unknown CA is taken", async () => {
@@ -128,6 +128,15 @@ describe("HTTPS upstreams", () => {
     expect((await get("foreignoff.test")).status).toBe(502);
     expect((await elb.api("PUT", "policy", { foreignoff: { tls: { enabled: true } } })).status).toBe(200);
     expect((await get("foreignoff.test")).json.tls).toBe(true);
+  });
+
+  it("active health checks of an HTTPS upstream speak TLS", async () => {
+    good.seen.length = 0;
+    expect((await elb.api("PUT", "policy", { named: { tls: { enabled: true, verify: true, server_name: "backend.internal" }, healthcheck: { type: "http", path: "/health", interval: 0.2 } } })).status).toBe(200);
+    await waitFor(async () => good.seen.some((s) => s.sni === "backend.internal" && s.path === "/health"), 5000, "a TLS health check");
+    const server = (await elb.api("GET", "upstream")).json.named[0];
+    expect(server).toMatchObject({ state: "up", healthy: true });
+    expect(server.checked_at).toBeGreaterThan(0);
   });
 
   it("refuses a CA per upstream, saying why", async () => {
