@@ -117,7 +117,7 @@ describe("HTTP over TLS", () => {
   it("HTTP/1.1 when the client offers only it (curl --http1.1), and node:http2 with several streams on one connection", async () => {
     const r = await run("curl", ["-sS", "--http1.1", "--cacert", ca.certFile, "--resolve", `a.wild.test:${elb.tlsPort}:${HOST}`, `https://a.wild.test:${elb.tlsPort}/one`, "-o", "/dev/null", "-w", "%{http_version} %{http_code}"]);
     expect(r.stdout).toBe("1.1 200");
-    const session = http2.connect(`https://a.wild.test:${elb.tlsPort}`, { ca: ca.cert, host: HOST, servername: "a.wild.test", lookup: (_h, _o, cb) => cb(null, HOST, 4) } as any);
+    const session = http2.connect(`https://a.wild.test:${elb.tlsPort}`, { ca: ca.cert, host: HOST, servername: "a.wild.test", lookup: (_h: string, _o: unknown, cb: (e: null, a: string, f: number) => void) => cb(null, HOST, 4) } as any);
     const get = (path: string) =>
       new Promise<{ status: number; body: string }>((res, rej) => {
         const s = session.request({ ":path": path, ":authority": "a.wild.test" });

@@ -53,7 +53,7 @@ interface Client {
 
 async function connect(domain: string, tls: boolean): Promise<Client> {
   const url = tls ? `wss://${HOST}:${elb.tlsPort}/ws` : `ws://${HOST}:${elb.port}/ws`;
-  const ws = new WebSocket(url, { headers: { Host: domain }, ca: ca.cert, servername: tls ? domain : undefined });
+  const ws = new WebSocket(url, { headers: { Host: domain }, ca: ca.cert, servername: tls ? domain : undefined } as WebSocket.ClientOptions);
   const messages: string[] = [];
   const waiting: ((m: string) => void)[] = [];
   ws.on("message", (m) => {

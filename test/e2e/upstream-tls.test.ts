@@ -24,7 +24,7 @@ async function startTlsBackend(ca: Ca, names: string[]): Promise<TlsBackend> {
   const c = makeCert(ca, { names, chain: true });
   const b: TlsBackend = { addr: "", seen: [] };
   const server = https.createServer({ cert: c.cert, key: c.key }, (req, res) => {
-    b.seen.push({ sni: (req.socket as TLSSocket).servername || undefined, proto: req.headers["x-forwarded-proto"] as string | undefined, path: req.url });
+    b.seen.push({ sni: (req.socket as TLSSocket & { servername?: string | false }).servername || undefined, proto: req.headers["x-forwarded-proto"] as string | undefined, path: req.url });
     res.writeHead(200, { "Content-Type": "application/json" });
     res.end(JSON.stringify({ tls: true, host: req.headers.host, path: req.url }));
   });
