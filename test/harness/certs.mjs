@@ -35,8 +35,8 @@ export function makeCa(name = "ELB Test CA", days = 30) {
 /**
  * A certificate signed by `ca`.
  * @param {Ca} ca
- * @param {{ names?: string[], cn?: string, days?: number, rsa?: boolean, chain?: boolean, ca?: boolean }} o
- *   names: DNS subjectAltNames (none: only the CN); days: validity (negative: expired); chain:
+ * @param {{ names?: string[], ips?: string[], cn?: string, days?: number, rsa?: boolean, chain?: boolean, ca?: boolean }} o
+ *   names: DNS subjectAltNames (none: only the CN); ips: IP subjectAltNames; days: validity (negative: expired); chain:
  *   the cert text is followed by the CA's; ca: the certificate is itself a CA (an intermediate)
  * @returns {Pem}
  */
@@ -47,7 +47,8 @@ export function makeCert(ca, o) {
   const keyArgs = o.rsa ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
   openssl(["req", ...keyArgs, "-nodes", "-keyout", `${id}.key`, "-out", `${id}.csr`, "-subj", `/CN=${cn}`], dir);
   const ext = [o.ca ? "basicConstraints=critical,CA:TRUE" : "basicConstraints=CA:FALSE", "authorityKeyIdentifier=keyid", "subjectKeyIdentifier=hash"];
-  if (o.names?.length) ext.push(`subjectAltName=${o.names.map((n) => `DNS:${n}`).join(",")}`);
+  const sans = [...(o.names ?? []).map((n) => `DNS:${n}`), ...(o.ips ?? []).map((ip) => `IP:${ip}`)];
+  if (sans.length) ext.push(`subjectAltName=${sans.join(",")}`);
   writeFileSync(join(dir, `${id}.ext`), `${ext.join("\n")}\n`);
   openssl(["x509", "-req", "-in", `${id}.csr`, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-set_serial", String(Date.now() * 100 + serial), "-days", String(o.days ?? 30), "-extfile", `${id}.ext`, "-out", `${id}.pem`], dir);
   const leaf = readFileSync(join(dir, `${id}.pem`), "utf8");

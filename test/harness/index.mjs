@@ -13,6 +13,7 @@ export * from "./elb.mjs";
 export * from "./etcd.mjs";
 export * from "./http.mjs";
 export * from "./nginx.mjs";
+export * from "./pebble.mjs";
 export * from "./ports.mjs";
 export * from "./procs.mjs";
 export * from "./statsd.mjs";
