@@ -38,7 +38,7 @@ export async function readCurrent(store: Store): Promise<Current> {
   for (const kind of KINDS) cur[kind.fileSection] = new Map();
   for (const kv of kvs) {
     const ref = parseKey(store.elbName, kv.key);
-    if (!ref) continue;
+    if (!ref || !KINDS.includes(ref.kind)) continue;
     const m = cur[ref.kind.fileSection] as Map<string, any>;
     if (!ref.kind.grouped) m.set(ref.name, kv);
     else {
