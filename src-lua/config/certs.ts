@@ -4,8 +4,7 @@
 // very name wins, else the one that expires last (then the smaller name). Only the names of
 // the changed certificate are looked at again: the cost does not grow with the number of
 // certificates.
-import { isoTime, readCertificates } from "../core/certs";
-import { Problem } from "../core/problems";
+import { describeValid, isoTime } from "../core/certs";
 import { decode } from "./json";
 import { Cert, certFor, certs } from "./view";
 
@@ -40,12 +39,11 @@ export function applyCert(name: string, value: string | undefined): void {
     }
   }
   if (value === undefined) return;
+  // admitted by the node's store (core/certs.ts readCertificates): only its leaf is read again
   const [doc] = decode(value);
-  const problems: Problem[] = [];
-  const summary = readCertificates(doc, "", problems);
-  if (summary === undefined) {
-    // admitted by the node's store, so only time can do this: it expired since
-    ngx.log(ngx.ERR, `certificate ${name} is not served: ${problems[0]?.error}`);
+  const summary = describeValid(doc["cert"]);
+  if (summary === undefined || summary.notAfter <= ngx.now()) {
+    ngx.log(ngx.ERR, `certificate ${name} is not served: ${summary === undefined ? "its chain cannot be read" : `it expired on ${isoTime(summary.notAfter)}`}`);
     return;
   }
   const cert: Cert = { name, raw: value, summary, certPem: doc["cert"], keyPem: doc["key"], chain: undefined, key: undefined };

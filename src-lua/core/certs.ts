@@ -195,7 +195,27 @@ export function readCertificates(value: unknown, at: string, problems: Problem[]
     problems.push({ path: cat, error: `the certificate expired on ${isoTime(notAfter)}` });
   }
   if (problems.length > before) return undefined;
-  return { names, notBefore: notBefore!, notAfter: notAfter!, issuer: oneLine(leaf.issuer), fingerprint: leaf.fingerprint };
+  return summaryOf(leaf, names, notBefore!, notAfter!);
+}
+
+function summaryOf(leaf: X509Info, names: string[], notBefore: number, notAfter: number): CertSummary {
+  return { names, notBefore, notAfter, issuer: oneLine(leaf.issuer), fingerprint: leaf.fingerprint };
+}
+
+/**
+ * What a certificate already validated by readCertificates is (its leaf read again, nothing
+ * checked): the engine's workers apply values the node's store admitted this way, at a fraction
+ * of the cost (reading the key is most of it). Undefined when the chain cannot be read.
+ */
+export function describeValid(certPem: string): CertSummary | undefined {
+  const blocks = certificateBlocks(certPem);
+  if (typeof blocks === "string" || blocks.length === 0) return undefined;
+  const leaf = readCertificate(blocks[0]);
+  if (typeof leaf === "string") return undefined;
+  const notBefore = parseCertTime(leaf.notBefore);
+  const notAfter = parseCertTime(leaf.notAfter);
+  if (notBefore === undefined || notAfter === undefined) return undefined;
+  return summaryOf(leaf, namesOf(leaf), notBefore, notAfter);
 }
 
 /** What GET /__erulb__/cert and elbctl show of a certificate: never its key. */
