@@ -64,6 +64,8 @@ mkdir -p "$prefix"
 prefix="$(cd "$prefix" && pwd)"
 export ELB_PREFIX="$prefix"
 mkdir -p "$prefix/logs" "$prefix/tmp" "$prefix/state"
+# the snapshot in state/ holds the certificates and their private keys
+chmod 700 "$prefix/state"
 
 check_listen() {
   case "$2" in

@@ -13,7 +13,7 @@ import { HOST, makeCa, makeCert } from "../../test/harness/index.mjs";
 import { measure, interleave, ratiosTo, workerMemory } from "../lib/measure.mjs";
 import { round } from "../lib/procstat.mjs";
 import { DOMAIN, ruleSet } from "../lib/rules.mjs";
-import { bulkPut, startElb, startNginx, waitLoaded } from "../lib/servers.mjs";
+import { PROXY_SETTINGS, bulkPut, startElb, startNginx, waitLoaded } from "../lib/servers.mjs";
 import { fmt, int, pct, ratio } from "../lib/stats.mjs";
 
 const CERTS = 10000;
@@ -53,17 +53,7 @@ http {
         ssl_certificate ${cert.certFile};
         ssl_certificate_key ${cert.keyFile};
 ${tlsSettings()}
-        location / {
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_connect_timeout 3s;
-            proxy_send_timeout 60s;
-            proxy_read_timeout 60s;
-            proxy_next_upstream error timeout;
+        location / {${PROXY_SETTINGS}
             proxy_pass http://backend;
         }
     }

@@ -27,6 +27,14 @@ function domainArg(d: string | undefined, usage: string): string {
   return d;
 }
 
+/** Writes one key of the ACME list (domains/, renew/) for the command's domain. */
+async function putListed(ctx: Ctx, d: string | undefined, usage: string, dir: "domains" | "renew", value: string, said: (domain: string, key: string) => string): Promise<void> {
+  const domain = domainArg(d, usage);
+  const key = `${acmeKeys(ctx.store().root)[dir]}${domain}`;
+  const rev = await ctx.store().txn([], [{ put: key, value }]);
+  ctx.out.print(() => ctx.out.line(said(domain, key)), { key, revision: rev });
+}
+
 export const acmeCommands: Command[] = [
   {
     name: "acme",
@@ -140,12 +148,7 @@ export const acmeCommands: Command[] = [
     name: "acme add",
     args: "<domain>",
     summary: "list a domain for `elbctl acme` (/$ELBNAME/acme/domains/<domain>)",
-    async run(ctx, [d]) {
-      const domain = domainArg(d, "acme add <domain>");
-      const key = `${acmeKeys(ctx.store().root).domains}${domain}`;
-      const rev = await ctx.store().txn([], [{ put: key, value: "" }]);
-      ctx.out.print(() => ctx.out.line(`added ${key}`), { key, revision: rev });
-    },
+    run: (ctx, [d]) => putListed(ctx, d, "acme add <domain>", "domains", "", (_domain, key) => `added ${key}`),
   },
   {
     name: "acme rm",
@@ -164,11 +167,6 @@ export const acmeCommands: Command[] = [
     name: "acme renew",
     args: "<domain>",
     summary: "ask the running `elbctl acme` to renew a domain's certificate now",
-    async run(ctx, [d]) {
-      const domain = domainArg(d, "acme renew <domain>");
-      const key = `${acmeKeys(ctx.store().root).renew}${domain}`;
-      const rev = await ctx.store().txn([], [{ put: key, value: new Date().toISOString() }]);
-      ctx.out.print(() => ctx.out.line(`renewal of ${domain} asked (${key})`), { key, revision: rev });
-    },
+    run: (ctx, [d]) => putListed(ctx, d, "acme renew <domain>", "renew", new Date().toISOString(), (domain, key) => `renewal of ${domain} asked (${key})`),
   },
 ];

@@ -37,6 +37,15 @@ export async function readCerts(ctx: Ctx): Promise<CertRow[]> {
   return kvs.map((kv) => readStored(kv, kv.key.substring(prefix.length)));
 }
 
+/** The stored certificate `name`, or a "no certificate" error. */
+async function stored(ctx: Ctx, name: string | undefined, usage: string): Promise<{ key: string; kv: Kv; name: string }> {
+  if (!name) throw new CliError(`which certificate? elbctl ${usage}`, 2);
+  const key = keyOf(ctx.elbName, certs, name);
+  const kv = await ctx.store().get(key);
+  if (!kv) throw new CliError(`no certificate ${name} (no key ${key})`);
+  return { key, kv, name };
+}
+
 const daysLeft = (s: CertSummary) => Math.floor((s.notAfter - Date.now() / 1000) / 86400);
 
 function machine(r: CertRow): unknown {
@@ -72,11 +81,8 @@ export const certCommands: Command[] = [
     name: "cert get",
     args: "<name>",
     summary: "one certificate: names, validity, issuer, SHA-256 fingerprint (never the key)",
-    async run(ctx, [name]) {
-      if (!name) throw new CliError("which certificate? elbctl cert get <name>", 2);
-      const key = keyOf(ctx.elbName, certs, name);
-      const kv = await ctx.store().get(key);
-      if (!kv) throw new CliError(`no certificate ${name} (no key ${key})`);
+    async run(ctx, [n]) {
+      const { kv, name } = await stored(ctx, n, "cert get <name>");
       const row = readStored(kv, name);
       if (ctx.out.json) ctx.out.line(JSON.stringify(machine(row)));
       else ctx.out.line(JSON.stringify(machine(row), null, 2));
@@ -106,11 +112,8 @@ export const certCommands: Command[] = [
     name: "cert rm",
     args: "<name>",
     summary: "remove a certificate",
-    async run(ctx, [name]) {
-      if (!name) throw new CliError("which certificate? elbctl cert rm <name>", 2);
-      const key = keyOf(ctx.elbName, certs, name);
-      const kv = await ctx.store().get(key);
-      if (!kv) throw new CliError(`no certificate ${name} (no key ${key})`);
+    async run(ctx, [n]) {
+      const { key, kv } = await stored(ctx, n, "cert rm <name>");
       const rev = await ctx.store().txn([{ key, modRevision: kv.modRevision }], [{ del: key }]);
       if (rev === false) throw new CliError(`${key} changed while being removed; nothing done, try again`);
       ctx.out.print(() => ctx.out.line(`removed ${key}`), { key, removed: true, revision: rev });
