@@ -262,3 +262,20 @@ describe("rotation", () => {
     expect(last.status).toBe(200);
   });
 });
+
+describe("the last known good configuration", () => {
+  it("a node that starts while etcd is down serves its certificates from the snapshot", async () => {
+    const fps = { wild: fp("wild"), def: fp("default") };
+    const current = opensslView((JSON.parse((await etcd.getPrefix("/ELB/certs/exact.test"))[0][1]) as { cert: string }).cert).fingerprint;
+    await sleep(1500); // the snapshot is written once changes are quiet for a second
+    await etcd.stop();
+    await elb.restart();
+    const st = (await elb.api("GET", "status")).json;
+    expect(st.etcd).not.toBe("connected");
+    expect(st.certificates.count).toBe(3);
+    expect((await served("exact.test")).fingerprint).toBe(current);
+    expect((await served("a.wild.test")).fingerprint).toBe(fps.wild);
+    expect((await served("other.test")).fingerprint).toBe(fps.def);
+  });
+});
+
