@@ -313,7 +313,9 @@ render "$here/nginx.conf.tmpl" "$conf"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 
 # ---- run ------------------------------------------------------------------------------------
-log "nginx on $listen${tls_listen:+ (https: $tls_listen)}, prefix $prefix, etcd $ETCD, name $ELBNAME${STATSD:+, statsd $STATSD}"
+https_note=""
+[ "$tls_listen" = off ] || https_note=" (https: $tls_listen)"
+log "nginx on $listen$https_note, prefix $prefix, etcd $ETCD, name $ELBNAME${STATSD:+, statsd $STATSD}"
 nginx -p "$prefix/" -c "$conf" -g 'daemon off;' &
 nginx_pid=$!
 

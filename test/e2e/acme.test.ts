@@ -136,13 +136,18 @@ describe("elbctl acme against pebble", () => {
     await elbctl("acme", "rm", "fail.test");
   });
 
-  it("one process works, another stands by and takes over when it stops", async () => {
-    const second = acme(["--directory", pebble.directory, "--check-every", "2", "--ttl", "3", "--id", "second"]);
+  it("one process works, another stands by and takes over when it stops (and renews by time)", async () => {
+    const before = opensslView((await storedCert("app.test"))!.cert).fingerprint;
+    // renew 3650 days before expiry: every certificate pebble issues is due at once
+    const second = acme(["--directory", pebble.directory, "--check-every", "3", "--ttl", "3", "--id", "second", "--renew-before", "3650"]);
     await waitFor(async () => /standing by: first leads/.test(second.out()), 10000, `the second process standing by:\n${second.out()}`);
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
     await waitFor(async () => /leading the ACME work/.test(second.out()), 10000, `the second process taking the lead:\n${second.out()}`);
     expect(JSON.parse(await elbctl("acme", "status", "--json")).leader).toBe("second");
+    await waitFor(async () => opensslView((await storedCert("app.test"))!.cert).fingerprint !== before, 30000, `a renewal by time:\n${second.out()}`);
+    expect(second.out()).toMatch(/app\.test: obtaining a certificate \(expires .*, within 3650 days\)/);
+    expect(second.out()).toMatch(/renewed at most every 3 s/);
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
     expect(JSON.parse(await elbctl("acme", "status", "--json")).leader).toBeNull();

@@ -56,6 +56,7 @@ export class Runner {
   private readonly status = new Map<string, DomainStatus>();
   private wake: () => void = () => undefined;
   private stopped = false;
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -120,7 +121,14 @@ export class Runner {
         continue;
       }
       const have = await this.current(domain);
-      const renewAt = have ? have.notAfter - this.opts.renewBeforeDays * 86400 : 0;
+      let renewAt = have ? have.notAfter - this.opts.renewBeforeDays * 86400 : 0;
+      // --renew-before longer than the CA's certificates live: at most one renewal per look
+      const issuedAt = st?.issued_at ? Date.parse(st.issued_at) / 1000 : 0;
+      if (have && renewAt <= have.notBefore) {
+        if (!this.warned.has(domain)) this.log(`${domain}: --renew-before ${this.opts.renewBeforeDays} days is longer than its certificate lives; it is renewed at most every ${this.opts.checkEvery} s`, { domain, event: "warning" });
+        this.warned.add(domain);
+        renewAt = Math.max(renewAt, issuedAt + this.opts.checkEvery);
+      }
       if (have && !forced && renewAt > nowS()) {
         next = Math.min(next, renewAt * 1000);
         if (st?.state !== "valid" || st.not_after !== iso(have.notAfter)) await this.save(this.valid(domain, have, st?.issued_at ?? null));
@@ -183,8 +191,24 @@ export class Runner {
     return (await this.store.get(this.keys.account))!.value;
   }
 
+  /**
+   * The account of our key at the CA, found or created. (acme-client's auto() would send an
+   * existing account an update without changes, which CAs may refuse.)
+   */
+  private async account(client: acme.Client): Promise<void> {
+    const contact = this.opts.email ? [`mailto:${this.opts.email}`] : undefined;
+    try {
+      await client.createAccount({ onlyReturnExisting: true });
+    } catch {
+      await client.createAccount({ termsOfServiceAgreed: true, ...(contact ? { contact } : {}) });
+      return;
+    }
+    if (contact) await client.updateAccount({ contact });
+  }
+
   private async issue(domain: string): Promise<CertSummary> {
     const client = new acme.Client({ directoryUrl: this.opts.directory, accountKey: await this.accountKey(), backoffMin: 500, backoffMax: 5000, backoffAttempts: 12 });
+    await this.account(client);
     const key = await acme.crypto.createPrivateEcdsaKey();
     const [, csr] = await acme.crypto.createCsr({ altNames: [domain] }, key);
     const chain = await client.auto({
