@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import "../admin-cli/src/host";
 import { isoTime, parseCertTime, publicView, readCertificates } from "../src-lua/core/certs";
 import { readCertificate } from "../admin-cli/src/host";
-import { checkStored } from "../src-lua/core/kinds/index";
+import { certs, checkStored } from "../src-lua/core/kinds/index";
 import { Problem } from "../src-lua/core/problems";
 import { makeCa, makeCert, opensslView, stopAll } from "./harness/index.mjs";
 
@@ -96,6 +96,10 @@ describe("a certificate value", () => {
     expect(checkStored("ELB", "/ELB/certs/a.test", JSON.stringify({ cert: c.cert, key: c.key }))).toEqual([]);
     expect(checkStored("ELB", "/ELB/certs/Bad Name", JSON.stringify({ cert: c.cert, key: c.key }))[0].error).toContain("certificate name");
     expect(checkStored("ELB", "/ELB/certs/a.test", "{")[0].error).toContain("invalid JSON");
+  });
+
+  it("is stored with the chain first, whatever the order it came in", () => {
+    expect(certs.encode({ key: "K\n", cert: "C\n" })).toBe('{"cert":"C\\n","key":"K\\n"}');
   });
 
   it("ACME challenges: /ELB/acme/challenges/<token> = <token>.<thumbprint>", () => {

@@ -107,6 +107,13 @@ describe("a certificate value", function()
   refused("a chain out of order", { cert = CA .. a.cert, key = a.key }, "/cert", "has no leaf")
 end)
 
+describe("the stored text", function()
+  it("has the chain first, whatever the order it came in", function()
+    local kinds = require("core.kinds.index")
+    assert.are.equal('{"cert":"C\\n","key":"K\\n"}', kinds.certs.encode({ key = "K\n", cert = "C\n" }))
+  end)
+end)
+
 teardown(function()
   os.execute("rm -rf " .. dir)
 end)
