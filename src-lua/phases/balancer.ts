@@ -94,7 +94,12 @@ function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
 
 export function run(): void {
   const ctx = ngx.ctx;
-  const up: Upstream = ctx.elb_up ?? jumpedUpstream(ctx);
+  const up: Upstream | undefined = ctx.elb_up ?? jumpedUpstream(ctx);
+  if (up === undefined) {
+    // an HTTPS upstream removed between the access phase and this one
+    ngx.var.elb_peer = (ngx.var.elb_upstream ?? "") + "|";
+    return ngx.exit(NGX_BUSY);
+  }
   const now = ngx.now();
   let tried: LuaTable<Peer, boolean> | undefined = ctx.elb_tried;
   const last: Peer | undefined = ctx.elb_peer;

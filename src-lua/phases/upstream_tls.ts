@@ -12,9 +12,9 @@ export function toTls(up: Upstream, tls: UpstreamTls): void {
   return ngx.exec(tls.verify ? "@elb_tls_verify" : "@elb_tls");
 }
 
-/** The balancer phase after the jump: the upstream the access phase chose. */
-export function jumpedUpstream(ctx: { [key: string]: any }): Upstream {
-  const up = upstreams.get(ngx.var.elb_upstream ?? "")!;
+/** The balancer phase after the jump: the upstream the access phase chose (undefined: removed since). */
+export function jumpedUpstream(ctx: { [key: string]: any }): Upstream | undefined {
+  const up = upstreams.get(ngx.var.elb_upstream ?? "");
   ctx.elb_up = up;
   return up;
 }
