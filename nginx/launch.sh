@@ -20,6 +20,9 @@
 #   ELB_LOG_LEVEL    error_log level, default notice
 #   ELB_ETCD_PORT    client port of the embedded etcd, default 2379 (peer port: +1)
 #   ELB_NODE_ID, ELB_ADVERTISE  passed through to the Lua code (see README)
+#   ELB_TRUSTED_PROXIES  CIDRs (commas/spaces) whose X-Forwarded-For gives the client address
+#   ELB_REGEX_MATCH_LIMIT  PCRE match limit of every rule regex, default 100000 (0: PCRE's own, 10 million)
+#   ELB_REGEX_STRICT 1: refuse rule regexes with nested unbounded quantifiers (read by the Lua code)
 #   ELB_LUA_DIR      compiled Lua, default <repo>/build/lua
 #   ELB_USER         worker user when started as root (default: www-data if it can read
 #                    the Lua and the prefix, else root)
@@ -85,6 +88,27 @@ esac
 case "$etcd_port" in
   ''|*[!0-9]*) die "ELB_ETCD_PORT must be a port number: $etcd_port" ;;
 esac
+regex_limit="${ELB_REGEX_MATCH_LIMIT:-100000}"
+case "$regex_limit" in
+  ''|*[!0-9]*) die "ELB_REGEX_MATCH_LIMIT must be a whole number (0: PCRE's default): $regex_limit" ;;
+esac
+realip_lines="# ELB_TRUSTED_PROXIES is not set: the client address is the connection's"
+forwarded_for='$proxy_add_x_forwarded_for'
+if [ -n "${ELB_TRUSTED_PROXIES:-}" ]; then
+  realip_lines=""
+  IFS=$', \t' read -r -a proxies <<<"$ELB_TRUSTED_PROXIES"
+  for cidr in "${proxies[@]}"; do
+    [ -n "$cidr" ] || continue
+    case "$cidr" in
+      *[!0-9a-fA-F:./]*|"") die "ELB_TRUSTED_PROXIES: \"$cidr\" is not an address or CIDR block" ;;
+    esac
+    realip_lines="${realip_lines}set_real_ip_from $cidr; "
+  done
+  realip_lines="${realip_lines}real_ip_header X-Forwarded-For; real_ip_recursive on;"
+  # $proxy_add_x_forwarded_for would append the client found in it again: append the peer
+  realip_lines="${realip_lines} map \$http_x_forwarded_for \$elb_forwarded_for { \"\" \$realip_remote_addr; default \"\$http_x_forwarded_for, \$realip_remote_addr\"; }"
+  forwarded_for='$elb_forwarded_for'
+fi
 
 # ---- processes we own, and how they stop ---------------------------------------------------
 etcd_pid=""
@@ -293,6 +317,9 @@ render() {
     -e "s|@@LISTEN@@|$(sed_escape "$listen")|g" \
     -e "s|@@TLS_LISTEN@@|$(sed_escape "$tls_listen")|g" \
     -e "s|@@UPSTREAM_CA@@|$(sed_escape "$upstream_ca")|g" \
+    -e "s|@@REGEX_MATCH_LIMIT@@|$(sed_escape "$regex_limit")|g" \
+    -e "s|@@REALIP@@|$(sed_escape "$realip_lines")|g" \
+    -e "s|@@FORWARDED_FOR@@|$(sed_escape "$forwarded_for")|g" \
     "$1" >"$2.new"
   if grep -q '@@[A-Z_]*@@' "$2.new"; then
     die "unrendered placeholder in $2.new: $(grep -o '@@[A-Z_]*@@' "$2.new" | sort -u | tr '\n' ' ')"

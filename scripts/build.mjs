@@ -9,7 +9,7 @@ import { join } from "node:path";
 const root = new URL("..", import.meta.url).pathname;
 const out = join(root, "build/lua");
 // core.balancer.algorithms: the algorithms, whose pick() runs per request
-const hotPath = ["phases.access", "phases.balancer", "phases.log", "phases.ssl_certificate", "phases.acme_challenge", "core.balancer.algorithms"];
+const hotPath = ["phases.access", "phases.balancer", "phases.header_filter", "phases.log", "phases.ssl_certificate", "phases.acme_challenge", "core.balancer.algorithms"];
 
 // Compile next to the old build and swap it in at the end, so that a running nginx or a
 // concurrent test never finds build/lua missing.

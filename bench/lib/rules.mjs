@@ -18,6 +18,30 @@ export function ruleSet({ ua = UA_PATTERN, path = PATH_PATTERN, hit = "up1", mis
   };
 }
 
+/**
+ * The 10-rule graph of the routing section, one rule of each new matcher on the way (every
+ * request walks all of them): header, cookie (regex), query, method, ip, scheme, a limit
+ * (never reached: 10^6/s), a split sticky by cookie, two backends.
+ */
+export const V2_DOMAIN = "v2.bench.test";
+export function ruleSetV2() {
+  return {
+    init: "tenant",
+    rules: {
+      tenant: { type: "header", args: { name: "X-Tenant", pattern: "acme", succ: "session", fail: "session" } },
+      session: { type: "cookie", args: { name: "session", pattern: "^s[0-9a-f]+$", regex: true, succ: "version", fail: "version" } },
+      version: { type: "query", args: { name: "v", pattern: "2", succ: "method", fail: "method" } },
+      method: { type: "method", args: { methods: ["GET", "HEAD"], succ: "net", fail: "net" } },
+      net: { type: "ip", args: { cidrs: ["192.168.0.0/16", "fd00::/8", "10.0.0.0/8"], succ: "scheme", fail: "scheme" } },
+      scheme: { type: "scheme", args: { scheme: "http", succ: "limit", fail: "limit" } },
+      limit: { type: "limit", args: { rate: 1000000, per: "second", burst: 1000000, succ: "split", fail: "other" } },
+      split: { type: "split", args: { hash_on: "cookie:session", branches: [{ weight: 95, next: "api" }, { weight: 5, next: "other" }] } },
+      api: { type: "backend", args: { servername: "up1" } },
+      other: { type: "backend", args: { servername: "up2" } },
+    },
+  };
+}
+
 /** Domain names for scale runs: d1.bench.test ... dN.bench.test (wrk-spread.lua's default). */
 export const SPREAD_FMT = "d%d.bench.test";
 export function spreadDomain(i) {

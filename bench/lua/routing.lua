@@ -51,6 +51,7 @@ function M.run(opts)
   assert(applyKey("upstreams/up2/127.0.0.1:9", ""), "upstream up2")
   assert(applyKey("rules/" .. opts.domain, opts.ruleset), "the rule set")
 
+  assert(applyKey("rules/" .. opts.v2_domain, opts.v2_ruleset), "the 10-rule set")
   local out = { reps = opts.reps, iterations = opts.iterations }
   local realVar = rawget(ngx, "var")
   local fakeVar = { host = opts.domain, http_user_agent = opts.ua, uri = opts.path }
@@ -71,6 +72,25 @@ function M.run(opts)
     end)
 
     if opts.jitv then require("jit.v").off() end
+    -- 1b. one decision through the 10-rule graph of the new rule types (every matcher hits)
+    local v2Var = { host = opts.v2_domain, http_user_agent = opts.ua, uri = opts.path, http_x_tenant = "acme", cookie_session = "s1234abcd",
+      arg_v = "2", remote_addr = "10.1.2.3", scheme = "http" }
+    local req = rawget(ngx, "req")
+    local realMethod = req.get_method
+    req.get_method = function() return "GET" end
+    rawset(ngx, "var", v2Var)
+    rawset(ngx, "ctx", {})
+    run()
+    up = rawget(ngx, "ctx").elb_up
+    if not up or up.name ~= "up1" then error("the 10-rule decision did not reach up1: " .. tostring(up and up.name)) end
+    out.decision_v2_ns = bench(opts.reps, opts.iterations, function(n)
+      for _ = 1, n do
+        rawset(ngx, "ctx", {})
+        run()
+      end
+    end)
+    req.get_method = realMethod
+    rawset(ngx, "var", fakeVar)
     -- 2. the two regexes alone, as the access phase calls them
     local find = ngx.re.find
     local ua, path = opts.ua, opts.path
@@ -96,6 +116,18 @@ function M.run(opts)
       end
     end
     out.lookup_1_ns = bench(opts.reps, lookups, lookupLoop(hosts1, 1023))
+    -- the same for a wildcard: one wildcard domain (*.one.bench.test), Host www.one.bench.test
+    assert(applyKey("rules/*.one.bench.test", opts.ruleset), "one wildcard")
+    local lookupDomain = view.lookupDomain
+    local wild1 = {}
+    for i = 1, 1024 do wild1[i] = "www.one.bench.test" end
+    out.wildcard_1_ns = bench(opts.reps, lookups, function(k)
+      local hit = 0
+      for i = 1, k do
+        if lookupDomain(wild1[band(i, 1023) + 1]) then hit = hit + 1 end
+      end
+      if hit ~= k then error("wildcard lookup missed " .. (k - hit)) end
+    end)
 
     -- 4. n domains: applying them to the worker's view, then the lookup and the decision
     -- with hosts picked at random among them
@@ -120,13 +152,40 @@ function M.run(opts)
     math.randomseed(42)
     for i = 1, size do hostsN[i] = string.format(fmt, math.random(n)) end
     out.lookup_n_ns = bench(opts.reps, lookups, lookupLoop(hostsN, size - 1))
-    out.decision_n_ns = bench(opts.reps, opts.iterations, function(k)
-      for i = 1, k do
-        fakeVar.host = hostsN[band(i, size - 1) + 1]
-        rawset(ngx, "ctx", {})
-        run()
+    -- decisions for Hosts picked in turn from `hosts` (size entries)
+    local function decisionsOver(hosts)
+      return function(k)
+        for i = 1, k do
+          fakeVar.host = hosts[band(i, size - 1) + 1]
+          rawset(ngx, "ctx", {})
+          run()
+        end
       end
-    end)
+    end
+    out.decision_n_ns = bench(opts.reps, opts.iterations, decisionsOver(hostsN))
+
+    -- 5. n wildcard domains (*.d<i>.bench.test, besides the n exact ones): the lookup of a host
+    -- one label below a random one (no exact name: the wildcard probes), and of hosts no
+    -- wildcard covers (every probe misses, then the default)
+    for i = 1, n do
+      applyKey("rules/*." .. string.format(fmt, i), rs)
+    end
+    local hostsW = {}
+    for i = 1, size do hostsW[i] = "www." .. string.format(fmt, math.random(n)) end
+    local function wildcardLoop(hosts, mask, want)
+      return function(k)
+        local hit = 0
+        for i = 1, k do
+          if lookupDomain(hosts[band(i, mask) + 1]) then hit = hit + 1 end
+        end
+        if hit ~= want(k) then error("wildcard lookup: " .. hit .. " hits of " .. k) end
+      end
+    end
+    out.wildcard_n_ns = bench(opts.reps, lookups, wildcardLoop(hostsW, size - 1, function(k) return k end))
+    local hostsMiss = {}
+    for i = 1, size do hostsMiss[i] = string.format("www.d%d.elsewhere.test", math.random(n)) end
+    out.wildcard_miss_n_ns = bench(opts.reps, lookups, wildcardLoop(hostsMiss, size - 1, function() return 0 end))
+    out.wildcard_decision_n_ns = bench(opts.reps, opts.iterations, decisionsOver(hostsW))
   end)
   rawset(ngx, "var", realVar)
   rawset(ngx, "ctx", nil)

@@ -1,12 +1,13 @@
 // Section: the routing cost inside LuaJIT. A throwaway nginx (one process, master_process
 // off, the ELB's shared dicts and pcre_jit) runs bench/lua/routing.lua from a timer: decisions
-// per second of phases.access for the 4-rule graph, the two regexes alone, and the domain
-// lookup with 1 and with 100,000 domains in the worker's view.
+// per second of phases.access for the 4-rule graph, for a 10-rule graph of the new rule types,
+// the two regexes alone, and the domain lookup with 1 and with 100,000 domains in the worker's
+// view, exact and wildcard.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { REPO_ROOT as ROOT, start, stop, tmpDir } from "../../test/harness/index.mjs";
-import { DOMAIN, PATH_PATTERN, SPREAD_FMT, UA_PATTERN, ruleSet } from "../lib/rules.mjs";
+import { DOMAIN, PATH_PATTERN, SPREAD_FMT, UA_PATTERN, V2_DOMAIN, ruleSet, ruleSetV2 } from "../lib/rules.mjs";
 import { luaDir } from "../lib/servers.mjs";
 import { fmt, int } from "../lib/stats.mjs";
 import { PATH, UA } from "../lib/wrk.mjs";
@@ -33,6 +34,8 @@ export default {
       out,
       domain: DOMAIN,
       ruleset: JSON.stringify(ruleSet()),
+      v2_domain: V2_DOMAIN,
+      v2_ruleset: JSON.stringify(ruleSetV2()),
       ua: UA,
       path: PATH,
       ua_pattern: UA_PATTERN,
@@ -116,10 +119,16 @@ http {
       lookup_100k_ns: r.lookup_n_ns,
       decision_100k_ns: r.decision_n_ns,
       decisions_100k_per_s: 1e9 / r.decision_n_ns,
+      decision_v2_ns: r.decision_v2_ns,
+      wildcard_1_ns: r.wildcard_1_ns,
+      wildcard_100k_ns: r.wildcard_n_ns,
+      wildcard_miss_100k_ns: r.wildcard_miss_n_ns,
+      wildcard_decision_100k_ns: r.wildcard_decision_n_ns,
       apply_100k_s: r.apply_s,
       apply_per_s: r.domains / r.apply_s,
       view_kb_per_domain: r.view_kb_per_domain,
     };
+    ctx.log(`  10-rule decision ${fmt(res.decision_v2_ns, 0)} ns, wildcard lookup at 1: ${fmt(res.wildcard_1_ns, 1)} ns, at 100k: ${fmt(res.wildcard_100k_ns, 1)} ns (all probes missing: ${fmt(res.wildcard_miss_100k_ns, 1)} ns), wildcard decision ${fmt(res.wildcard_decision_100k_ns, 0)} ns`);
     ctx.log(`  decision ${fmt(res.decision_ns, 0)} ns (${int(res.decisions_per_s)}/s), regexes ${fmt(res.regexes_ns, 0)} ns, lookup 1: ${fmt(res.lookup_1_ns, 1)} ns, 100k: ${fmt(res.lookup_100k_ns, 1)} ns, decision at 100k ${fmt(res.decision_100k_ns, 0)} ns, apply ${int(res.apply_per_s)} domains/s`);
     return res;
   },
@@ -135,12 +144,24 @@ http {
     L.push(`| domain lookup, 1 domain | ${fmt(res.lookup_1_ns, 1)} | ${int(1e9 / res.lookup_1_ns)} |`);
     L.push(`| domain lookup, ${int(res.domains)} domains, random Host among 2^20 precomputed | ${fmt(res.lookup_100k_ns, 1)} | ${int(1e9 / res.lookup_100k_ns)} |`);
     L.push(`| one decision, ${int(res.domains)} domains, random Host | ${fmt(res.decision_100k_ns, 0)} | ${int(res.decisions_100k_per_s)} |`);
+    if (res.decision_v2_ns !== undefined) {
+      L.push(`| one decision through a 10-rule graph of the new types (header, cookie regex, query, method, ip, scheme, limit, sticky split, backend), 1 domain | ${fmt(res.decision_v2_ns, 0)} | ${int(1e9 / res.decision_v2_ns)} |`);
+      L.push(`| wildcard lookup, 1 wildcard domain, a Host one label below it (no exact name: the wildcard probes) | ${fmt(res.wildcard_1_ns, 1)} | ${int(1e9 / res.wildcard_1_ns)} |`);
+      L.push(`| wildcard lookup, ${int(res.domains)} wildcard (and as many exact) domains, random Host one label below one | ${fmt(res.wildcard_100k_ns, 1)} | ${int(1e9 / res.wildcard_100k_ns)} |`);
+      L.push(`| the same, Hosts no wildcard covers (every probe misses) | ${fmt(res.wildcard_miss_100k_ns, 1)} | ${int(1e9 / res.wildcard_miss_100k_ns)} |`);
+      L.push(`| one decision (4-rule graph) for such a wildcard Host | ${fmt(res.wildcard_decision_100k_ns, 0)} | ${int(1e9 / res.wildcard_decision_100k_ns)} |`);
+    }
     L.push("", `Applying ${int(res.domains)} rule sets to one worker's view (\`config.apply.applyKey\`, values already validated, as workers do) took ${fmt(res.apply_100k_s, 2)} s ` +
       `(${int(res.apply_per_s)} domains/s), and the view grew by ${fmt(res.view_kb_per_domain, 2)} KiB of Lua heap per domain.`);
     if (res.lookup_100k_ns > 2 * res.lookup_1_ns) {
       L.push("", `The lookup is one hash probe at any size; with ${int(res.domains)} domains and a random Host per decision, the host strings, the domains' tables and their rule nodes ` +
         `no longer fit in the CPU caches, so each decision pays cache misses: +${fmt(res.lookup_100k_ns - res.lookup_1_ns, 0)} ns for the lookup, +${fmt(res.decision_100k_ns - res.decision_ns, 0)} ns for the whole decision. ` +
         `The one-domain figures are the best case (everything in L1).`);
+    }
+    if (res.wildcard_100k_ns !== undefined) {
+      L.push("", `A wildcard lookup misses the exact name first, then probes one suffix per label, longest first, skipping suffixes with more labels than any wildcard covers (\`www.d<i>.bench.test\` hits at its first probe, \`d<i>.bench.test\`; \`www.d<i>.elsewhere.test\` makes three that miss); ` +
+        `each probe makes the suffix a Lua string (interned: a hash and a look into LuaJIT's string table) and looks it up. ` +
+        `At ${int(res.domains)} wildcards and 2^20 random Hosts these are cache misses, ${fmt(res.wildcard_100k_ns / res.wildcard_1_ns, 0)}× the one-wildcard case, the same effect as for exact names; the number of probes does not depend on the number of domains.`);
     }
     return L.join("\n");
   },

@@ -13,6 +13,12 @@ local problems_mod = require("core.problems")
 local rr = require("core.balancer.algorithms").algorithms.roundrobin
 local kinds = require("core.kinds.index")
 local plan = require("core.kinds.plan")
+local cidr = require("core.cidr")
+local bucket = require("core.rules.bucket")
+local choose = require("core.rules.choose")
+local lint = require("core.rules.regex-lint")
+local split = require("core.rules.split")
+local node_mod = require("core.rules.node")
 
 local function nul(v)
   if v == cjson.null then return nil end
@@ -90,18 +96,24 @@ describe("rule sets", function()
   local v = vectors("ruleset")
   for _, c in ipairs(v.valid) do
     it("accepts and compiles: " .. c.name, function()
-      local problems = {}
-      ruleset.validateRuleSet(c.ruleset, "", regex_check, problems)
+      local problems, warnings = {}, {}
+      ruleset.validateRuleSet(c.ruleset, "", regex_check, problems, warnings, false)
       assert.same({}, problems)
+      local want = c.warnings or {}
+      assert.equals(#want, #warnings)
+      for i, w in ipairs(want) do
+        assert.equals(w.path, warnings[i].path)
+        assert.equals(w.warning, warnings[i].warning:sub(1, #w.warning))
+      end
       local compiled = ruleset.compileRuleSet(c.ruleset)
       assert.equals(c.compiled.init, compiled.init.name)
       assert.equals(c.compiled.maxSteps, compiled.maxSteps)
+      assert.equals(c.compiled.captures or false, compiled.captures)
       local seen = {}
       local function visit(n)
         if n == nil or seen[n.name] then return end
         seen[n.name] = n
-        visit(n.succ)
-        visit(n.fail)
+        for _, s in ipairs(node_mod.successors(n)) do visit(s) end
       end
       visit(compiled.init)
       for name, edge in pairs(c.compiled.edges) do
@@ -117,6 +129,26 @@ describe("rule sets", function()
         local headers = {}
         for i, h in ipairs(n.headerNames) do headers[i] = { h, n.headerValues[i] } end
         assert.same(b.headers, headers)
+      end
+      for name, fields in pairs(c.compiled.nodes or {}) do
+        local n = assert(seen[name], name)
+        for f, v in pairs(fields) do assert.same(nul(v), n[f], name .. "." .. f) end
+      end
+      for name, list in pairs(c.compiled.branches or {}) do
+        local got = {}
+        for i, b in ipairs(seen[name].branches) do got[i] = b.name end
+        assert.same(list, got)
+      end
+    end)
+  end
+  for _, c in ipairs(v.strict) do
+    it("refuses when strict: " .. c.name, function()
+      local problems = {}
+      ruleset.validateRuleSet(c.ruleset, "", regex_check, problems, nil, true)
+      assert.equals(#c.errors, #problems)
+      for i, e in ipairs(c.errors) do
+        assert.equals(e.path, problems[i].path)
+        assert.equals(e.error, problems[i].error:sub(1, #e.error))
       end
     end)
   end
@@ -139,8 +171,115 @@ describe("rule sets", function()
     local problems = {}
     ruleset.validateRuleSet({ init = "a/b", rules = { ["a/b"] = { type = "x", args = {} } } },
       problems_mod.pointer("", "ex~ample"), regex_check, problems)
-    assert.same({ { path = "/ex~0ample/rules/a~1b/type", error = 'unknown rule type "x" (known: ua, path, backend)' } }, problems)
+    assert.same({ { path = "/ex~0ample/rules/a~1b/type", error = 'unknown rule type "x" (known: ua, path, backend, header, cookie, query, method, ip, scheme, split, redirect, respond, limit)' } }, problems)
   end)
+end)
+
+describe("regex lint: nested unbounded quantifiers", function()
+  for _, c in ipairs(vectors("regex-lint").patterns) do
+    it(c.pattern, function() assert.equals(nul(c.nested), lint.nestedQuantifier(c.pattern)) end)
+  end
+end)
+
+describe("addresses and CIDR blocks", function()
+  local v = vectors("cidr")
+  local byte = string.byte
+  local text = { byteAt = string.byte, sub = string.sub }
+  for _, c in ipairs(v.addresses) do
+    it("address " .. cjson.encode(c.text), function()
+      local out = {}
+      local family = cidr.parseIp(c.text, byte, out)
+      assert.equals(c.family or 0, family)
+      if c.family then assert.same(c.bytes, out) end
+    end)
+  end
+  for _, c in ipairs(v.cidrs) do
+    it("block " .. cjson.encode(c.text), function()
+      local b = cidr.parseCidr(c.text, byte)
+      if c.family == nil then assert.is_nil(b)
+      else assert.same({ family = c.family, bytes = c.bytes, bits = c.bits }, b) end
+    end)
+  end
+  for _, c in ipairs(v.matches) do
+    it(c.ip .. (c["in"] and " in " or " not in ") .. table.concat(c.cidrs, ","), function()
+      local list = {}
+      for i, t in ipairs(c.cidrs) do list[i] = cidr.parseCidr(t, byte) end
+      assert.equals(c["in"], cidr.allowed(c.ip, list, byte))
+      local out = {}
+      local family = cidr.parseIp(c.ip, byte, out)
+      assert.equals(c["in"], family ~= 0 and cidr.inAny(list, family, out))
+    end)
+  end
+  for _, c in ipairs(v.lists) do
+    it("list " .. cjson.encode(c.spec), function()
+      local r = cidr.parseCidrList(c.spec, text)
+      if c.error then assert.equals(c.error, r) else assert.equals(c.count, #r) end
+    end)
+  end
+end)
+
+local function cumulative(w)
+  local out, t = {}, 0
+  for i, x in ipairs(w) do t = t + x; out[i] = t end
+  return out
+end
+
+describe("split: the choice of branch", function()
+  local v = vectors("split")
+  for _, c in ipairs(v.sticky) do
+    it("sticky " .. table.concat(c.weights, "/"), function()
+      local cu = cumulative(c.weights)
+      for key, b in pairs(c.branches) do assert.equals(b, split.branchOfKey(cu, cu[#cu], key), key) end
+    end)
+  end
+  for _, c in ipairs(v.random) do
+    it("random " .. table.concat(c.weights, "/") .. " at " .. c.r, function()
+      local cu = cumulative(c.weights)
+      assert.equals(c.branch, choose.branchByRandom(cu, cu[#cu], c.r))
+    end)
+  end
+  for _, c in ipairs(v.shares) do
+    it("sticky shares of " .. table.concat(c.weights, "/") .. " over " .. c.keys .. " clients", function()
+      local cu = cumulative(c.weights)
+      local total = cu[#cu]
+      local counts = {}
+      for i = 1, #c.weights do counts[i] = 0 end
+      for i = 1, c.keys do
+        local key = string.format("10.%d.%d.%d", bit.rshift(i, 16), bit.band(bit.rshift(i, 8), 255), bit.band(i, 255))
+        local b = split.branchOfKey(cu, total, key) + 1
+        counts[b] = counts[b] + 1
+      end
+      for i, w in ipairs(c.weights) do
+        assert.is_true(math.abs(counts[i] / c.keys - w / total) <= c.within, "branch " .. (i - 1))
+      end
+    end)
+  end
+end)
+
+describe("limit: the token bucket", function()
+  local function memory_store()
+    local m = {}
+    return {
+      incr = function(_, key, value, init)
+        local old = m[key]
+        if old == nil then old = init end
+        if old == nil then return nil, "not found" end
+        m[key] = old + value
+        return old + value
+      end,
+      set = function(_, key, value) m[key] = value; return true end,
+    }
+  end
+  for _, c in ipairs(vectors("bucket").sequences) do
+    it(c.name, function()
+      local store = memory_store()
+      for _, e in ipairs(c.events) do
+        local got = {}
+        for i = 1, #e.expect do got[i] = bucket.admit(store, e.key, e.at, c.per / c.rate, c.rate + c.burst) end
+        assert.same(e.expect, got, "at " .. e.at .. " key " .. e.key)
+      end
+    end)
+  end
 end)
 
 describe("server params", function()

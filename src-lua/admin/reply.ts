@@ -1,5 +1,6 @@
 // Answers of the management API: always JSON, with a `msg` when something is wrong.
 import { Problem } from "../core/problems";
+import { Warning } from "../core/rules/type";
 import { decode, encode } from "../config/json";
 
 export function json(status: number, body: unknown): void {
@@ -15,8 +16,10 @@ export function raw(status: number, text: string): void {
   ngx.say(text);
 }
 
-export function ok(): void {
-  json(200, { msg: "OK" });
+/** {"msg": "OK"}, with "warnings": [{path, warning}] when validation had some (the change is made). */
+export function ok(warnings?: Warning[]): void {
+  if (warnings !== undefined && warnings.length > 0) json(200, { msg: "OK", warnings });
+  else json(200, { msg: "OK" });
 }
 
 export function fail(status: number, msg: string): void {

@@ -4,6 +4,8 @@
 import { Kind } from "../core/kinds/index";
 import { planDelete, planPut, WritePlan } from "../core/kinds/plan";
 import { Problem } from "../core/problems";
+import { regexPolicy } from "../core/rules/regex-lint";
+import { Warning } from "../core/rules/type";
 import { encode } from "../config/json";
 import { write, Written } from "../config/write";
 import { settings } from "../node/settings";
@@ -21,12 +23,19 @@ export function getRaw<T extends { raw: string }>(docs: LuaTable<string, T>): vo
 
 type Planner = (this: void, kind: Kind, elbName: string, body: unknown, problems: Problem[]) => WritePlan;
 
-/** Reads, plans and writes the request's body; undefined when the answer was already sent. */
-function apply(kind: Kind, planner: Planner): Written | undefined {
+/**
+ * Reads, plans and writes the request's body; undefined when the answer was already sent.
+ * What validation found risky but valid (regexes that can backtrack without bound) goes to
+ * `warnings`.
+ */
+function apply(kind: Kind, planner: Planner, warnings: Warning[]): Written | undefined {
   const [ok, body] = reply.readJson();
   if (!ok) return undefined;
   const problems: Problem[] = [];
-  const plan = planner(kind, settings.elbName, body, problems);
+  regexPolicy.warnings = warnings;
+  const [planned, plan] = pcall(planner, kind, settings.elbName, body, problems);
+  regexPolicy.warnings = undefined;
+  if (!planned) error(plan, 0);
   if (problems.length > 0) {
     reply.invalid(problems);
     return undefined;
@@ -39,12 +48,13 @@ function apply(kind: Kind, planner: Planner): Written | undefined {
   return written;
 }
 
-/** PUT: adds or replaces what the body names; answers OK. */
+/** PUT: adds or replaces what the body names; answers OK, with the warnings when there are some. */
 export function put(kind: Kind): void {
-  if (apply(kind, planPut) !== undefined) reply.ok();
+  const warnings: Warning[] = [];
+  if (apply(kind, planPut, warnings) !== undefined) reply.ok(warnings);
 }
 
 /** DELETE: removes what the body names; the caller answers (with what existed). */
 export function remove(kind: Kind): Written | undefined {
-  return apply(kind, planDelete);
+  return apply(kind, planDelete, []);
 }

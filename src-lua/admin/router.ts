@@ -1,5 +1,6 @@
 // The management API under /__erulb__/: who may call it, then resource and method.
-import { allowed } from "../node/cidr";
+import { allowed } from "../core/cidr";
+import { ByteAt } from "../core/text";
 import { settings } from "../node/settings";
 import * as cert from "./cert";
 import * as domain from "./domain";
@@ -29,7 +30,7 @@ function allowedMethods(resource: { [method: string]: Handler | undefined }): st
 
 function authorized(): boolean {
   const remote = ngx.var.remote_addr ?? "";
-  if (!allowed(remote, settings.adminAllow)) {
+  if (!allowed(remote, settings.adminAllow, string.byte as unknown as ByteAt)) {
     reply.fail(403, `forbidden: ${remote} is not in ELB_ADMIN_ALLOW`);
     return false;
   }

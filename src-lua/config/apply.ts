@@ -8,14 +8,15 @@ import { algorithms } from "../core/balancer/algorithms";
 import { certs as certKind, challenges as challengeKind, checkStored, domains as domainKind, KeyRef, keyOf, Kind, KINDS, parseKey, policies as policyKind, servers as serverKind } from "../core/kinds/index";
 import { defaultPolicy, normalizePolicy, Policy } from "../core/policy";
 import { Problem } from "../core/problems";
-import { CompiledRuleSet, compileRuleSet, RuleKind, RuleNode } from "../core/ruleset";
+import { CompiledRuleSet, compileRuleSet, RuleKind, RuleNode, successors } from "../core/ruleset";
+import { nestedQuantifier } from "../core/rules/regex-lint";
 import { parseServerParams } from "../core/server-params";
 import { fillKeys } from "../health/state";
 import { decode } from "./json";
 import { resolve } from "../node/resolve";
 import { settings } from "../node/settings";
 import { applyCert } from "./certs";
-import { certs, challenges, counts, domains, policies, Server, Upstream, upstreams, literals } from "./view";
+import { certs, challenges, counts, Domain, domains, hostIndex, policies, Server, Upstream, upstreams, literals, wildcards } from "./view";
 
 function describeProblems(problems: Problem[]): string {
   const parts: string[] = [];
@@ -108,20 +109,67 @@ function literalUpstream(server: string): Upstream {
   return up;
 }
 
-function linkLiterals(node: RuleNode | undefined, seen: LuaTable<RuleNode, boolean>): void {
+/** Makes the literal upstreams of a graph's backends; logs (from the first worker) regexes that can backtrack without bound. */
+function prepare(domain: string, node: RuleNode | undefined, seen: LuaTable<RuleNode, boolean>): void {
   if (node === undefined || seen.get(node)) return;
   seen.set(node, true);
   if (node.kind === RuleKind.Backend && node.literal) literalUpstream(node.server);
-  linkLiterals(node.succ, seen);
-  linkLiterals(node.fail, seen);
+  if (node.regex && ngx.worker.id() === 0) {
+    const risky = nestedQuantifier(node.pattern);
+    if (risky !== undefined) ngx.log(ngx.WARN, `domain ${domain}: rule ${node.name}: the regex ${node.pattern} has nested unbounded quantifiers (${risky}); its matches will often be cut off at the match limit`);
+  }
+  for (const next of successors(node)) prepare(domain, next, seen);
 }
 
 const compiled = setmetatable(new LuaTable<string, CompiledRuleSet>(), { __mode: "v" });
+
+/** Labels in a name: dots + 1. */
+function labelsOf(name: string): number {
+  const [, dots] = string.gsub(name, "%.", "");
+  return dots + 1;
+}
+
+/** how many wildcards have a suffix of each number of labels (hostIndex.depth is the largest) */
+const wildcardDepths = new LuaTable<number, number>();
+
+/** Keeps the wildcard and default lookups (config/view.ts hostIndex) in step with `domains`. */
+function indexHost(name: string, d: Domain | undefined): void {
+  if (name === "*") {
+    hostIndex.fallback = d;
+    return;
+  }
+  if (string.sub(name, 1, 2) !== "*.") return;
+  const suffix = string.sub(name, 3);
+  const had = wildcards.has(suffix);
+  const depth = labelsOf(suffix);
+  if (d === undefined) {
+    if (!had) return;
+    wildcards.delete(suffix);
+    hostIndex.wildcards -= 1;
+    wildcardDepths.set(depth, (wildcardDepths.get(depth) ?? 1) - 1);
+    while (hostIndex.depth > 0 && (wildcardDepths.get(hostIndex.depth) ?? 0) === 0) hostIndex.depth -= 1;
+    return;
+  }
+  if (!had) {
+    hostIndex.wildcards += 1;
+    wildcardDepths.set(depth, (wildcardDepths.get(depth) ?? 0) + 1);
+    if (depth > hostIndex.depth) hostIndex.depth = depth;
+  }
+  wildcards.set(suffix, d);
+}
+
+/** statsd names: dots as _, and * as "wildcard" (*.example.com: wildcard_example_com). */
+function metricOf(domain: string): string {
+  const [dotted] = string.gsub(domain, "%.", "_");
+  const [name] = string.gsub(dotted, "%*", "wildcard");
+  return `${settings.elbName}.${name}`;
+}
 
 function applyRules(domain: string, value: string | undefined): void {
   if (value === undefined) {
     if (domains.has(domain)) counts.domains -= 1;
     domains.delete(domain);
+    indexHost(domain, undefined);
     return;
   }
   // domains often share a rule set: one compiled graph (never changed once built) serves all
@@ -129,12 +177,13 @@ function applyRules(domain: string, value: string | undefined): void {
   if (rules === undefined) {
     const [rs] = decode(value);
     rules = compileRuleSet(rs);
-    linkLiterals(rules.init, new LuaTable());
+    prepare(domain, rules.init, new LuaTable());
     compiled.set(value, rules);
   }
   if (!domains.has(domain)) counts.domains += 1;
-  const [metricName] = string.gsub(domain, "%.", "_");
-  domains.set(domain, { name: domain, rules, raw: value, metric: `${settings.elbName}.${metricName}` });
+  const d: Domain = { name: domain, rules, raw: value, metric: metricOf(domain) };
+  domains.set(domain, d);
+  indexHost(domain, d);
 }
 
 function applyServer(name: string, addr: string, value: string | undefined): void {

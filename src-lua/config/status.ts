@@ -1,8 +1,10 @@
 // This node's view of itself, for GET /__erulb__/status: its name, how far it has followed
-// etcd, each worker's progress, the lead, and the values from etcd it skipped as invalid.
+// etcd, each worker's progress, the lead, the values from etcd it skipped as invalid, and the
+// regex matches per domain that the match limit cut off.
 import { isLeader, leaderPid } from "../node/leader";
 import { settings } from "../node/settings";
 import { certStatus } from "./certs";
+import { regexLimitHits } from "./counters";
 import * as store from "./store";
 import { counts } from "./view";
 
@@ -26,6 +28,7 @@ export function nodeStatus(): object {
     certificates: certStatus(14),
     last_event: store.lastSeq(),
     invalid_keys: store.invalidKeys(),
+    regex_limit_hits: regexLimitHits(),
     leader_pid: leaderPid() ?? 0,
     answered_by: { pid: ngx.worker.pid(), leader: isLeader() },
     workers,

@@ -47,7 +47,50 @@ export interface Upstream {
   failStatuses: LuaTable<number, boolean> | undefined;
 }
 
+/** every domain by its name as stored: exact names, wildcards (*.example.com) and the default (*) */
 export const domains = new LuaTable<string, Domain>();
+
+/** wildcard domains by the suffix they cover: *.example.com is under "example.com" */
+export const wildcards = new LuaTable<string, Domain>();
+
+/**
+ * How a Host is looked up when no domain has its exact name: `wildcards` and `depth` (the most
+ * labels a wildcard's suffix has) say whether and where to probe; `fallback` is the default (*).
+ */
+export const hostIndex: { wildcards: number; depth: number; fallback: Domain | undefined } = { wildcards: 0, depth: 0, fallback: undefined };
+
+/**
+ * The domain for a Host that no domain names exactly: the most specific wildcard (one probe per
+ * label, longest suffix first, skipping suffixes longer than any wildcard's), else the default.
+ */
+export function lookupWildcard(host: string): Domain | undefined {
+  if (hostIndex.wildcards > 0) {
+    let labels = 1;
+    let [dot] = string.find(host, ".", 1, true);
+    while (dot !== undefined) {
+      labels = labels + 1;
+      [dot] = string.find(host, ".", dot + 1, true);
+    }
+    const depth = hostIndex.depth;
+    let k = 0;
+    [dot] = string.find(host, ".", 1, true);
+    while (dot !== undefined) {
+      k = k + 1;
+      // the suffix after the k-th dot has labels - k labels
+      if (labels - k <= depth) {
+        const d = wildcards.get(string.sub(host, dot + 1));
+        if (d !== undefined) return d;
+      }
+      [dot] = string.find(host, ".", dot + 1, true);
+    }
+  }
+  return hostIndex.fallback;
+}
+
+/** The domain a Host routes by: its exact name, else lookupWildcard. */
+export function lookupDomain(host: string): Domain | undefined {
+  return domains.get(host) ?? lookupWildcard(host);
+}
 export const upstreams = new LuaTable<string, Upstream>();
 
 export const counts = { domains: 0, upstreams: 0 };

@@ -5,18 +5,30 @@ function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
 }
 
-/** An error message, or undefined when `d` can be a domain. */
+const STAR = "* may only be the whole first label (*.example.com) or the whole name (*, the default domain)";
+
+/**
+ * An error message, or undefined when `d` can be a domain: an exact name (api.example.com), a
+ * wildcard (*.example.com: one or more labels below example.com) or the default (*).
+ */
 export function checkDomain(d: string): string | undefined {
+  if (d === "*") return undefined;
   if (d.length === 0) return "domain must not be empty";
   if (d.length > 253) return "domain is longer than 253 characters";
+  let from = 0;
+  if (d.charCodeAt(0) === 42 && d.length >= 2 && d.charCodeAt(1) === 46) {
+    if (d.length === 2) return 'a wildcard needs a domain after "*."';
+    from = 2;
+  }
   let prev = 46; // as if after a dot: no leading dot
-  for (let i = 0; i < d.length; i++) {
+  for (let i = from; i < d.length; i++) {
     const c = d.charCodeAt(i);
     if (c >= 65 && c <= 90) return "domain must be lowercase (the Host header is matched lowercased)";
+    if (c === 42) return STAR;
     if (c === 46) {
       if (prev === 46) return "domain has an empty label";
     } else if (!(isAlnum(c) || c === 45 || c === 95)) {
-      return `domain has an invalid character at position ${i + 1}`;
+      return c === 58 ? "domain must not have a port (the Host is matched without it)" : `domain has an invalid character at position ${i + 1}`;
     }
     prev = c;
   }

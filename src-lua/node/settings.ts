@@ -1,7 +1,9 @@
 // The node's settings, read from the environment once in init_by_lua (nginx passes the
 // variables through its `env` directives) and inherited by every worker.
 import { Endpoint, parseEndpoints } from "../core/endpoints";
-import { parseCidrList, Cidr } from "./cidr";
+import { Cidr, parseCidrList } from "../core/cidr";
+import { regexPolicy } from "../core/rules/regex-lint";
+import { ByteAt } from "../core/text";
 
 export interface Settings {
   elbName: string;
@@ -57,9 +59,10 @@ export function load(): string | undefined {
     settings.statsdHost = m1;
     settings.statsdPort = port;
   }
-  const [cidrs, cerr] = parseCidrList(env("ELB_ADMIN_ALLOW") ?? "127.0.0.0/8,::1/128");
-  if (cidrs === undefined) return `ELB_ADMIN_ALLOW: ${cerr}`;
+  const cidrs = parseCidrList(env("ELB_ADMIN_ALLOW") ?? "127.0.0.0/8,::1/128", { byteAt: string.byte as unknown as ByteAt, sub: string.sub });
+  if (typeof cidrs === "string") return `ELB_ADMIN_ALLOW: ${cidrs}`;
   settings.adminAllow = cidrs;
+  regexPolicy.strict = env("ELB_REGEX_STRICT") === "1";
   settings.adminToken = env("ELB_ADMIN_TOKEN");
   settings.prefix = env("ELB_PREFIX") ?? ngx.config.prefix();
   const [port] = string.match(env("ELB_LISTEN") ?? "8080", "(%d+)$");

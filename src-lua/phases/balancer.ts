@@ -14,7 +14,6 @@ import { Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { checkBits, enter, isDown, leave, refreshSince, OFFLINE, UNHEALTHY } from "../health/state";
 import { Upgraded } from "../core/policy";
-import { jumpedUpstream } from "./upstream_tls";
 
 /**
  * What ends the balancer phase when no server can be used: nginx's "no live upstreams"
@@ -94,12 +93,7 @@ function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
 
 export function run(): void {
   const ctx = ngx.ctx;
-  const up: Upstream | undefined = ctx.elb_up ?? jumpedUpstream(ctx);
-  if (up === undefined) {
-    // an HTTPS upstream removed between the access phase and this one
-    ngx.var.elb_peer = (ngx.var.elb_upstream ?? "") + "|";
-    return ngx.exit(NGX_BUSY);
-  }
+  const up: Upstream = ctx.elb_up;
   const now = ngx.now();
   let tried: LuaTable<Peer, boolean> | undefined = ctx.elb_tried;
   const last: Peer | undefined = ctx.elb_peer;

@@ -2,7 +2,7 @@
 // fail_statuses for passive health), then per-request statsd aggregation (when STATSD is set).
 // Plain Lua.
 import { Peer } from "../core/balancer/peer";
-import { Domain, domains, peerByKey, Upstream } from "../config/view";
+import { Domain, lookupDomain, peerByKey, Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { leave } from "../health/state";
 import * as statsd from "../metrics/statsd";
@@ -46,7 +46,7 @@ export function run(): void {
   if (!statsd.enabled) return;
   // after an error_page redirect ngx.ctx is gone: find the domain again
   let domain: Domain | undefined = ctx.elb_domain;
-  if (domain === undefined) domain = domains.get(ngx.var.host ?? "");
+  if (domain === undefined) domain = lookupDomain(ngx.var.host ?? "");
   if (domain === undefined) return;
   const cost = (ngx.now() - ngx.req.start_time()) * 1000;
   statsd.record(domain.metric, ngx.status, cost);

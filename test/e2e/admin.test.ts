@@ -46,8 +46,8 @@ describe("validation: 400, every problem and where, nothing changed", () => {
     {
       name: "an unknown rule type",
       resource: "domain",
-      body: { "app.test": { init: "x", rules: { x: { type: "cookie", args: {} } } } },
-      errors: [{ path: "/app.test/rules/x/type", error: 'unknown rule type "cookie" (known: ua, path, backend)' }],
+      body: { "app.test": { init: "x", rules: { x: { type: "geo", args: {} } } } },
+      errors: [{ path: "/app.test/rules/x/type", error: 'unknown rule type "geo" (known: ua, path, backend, header, cookie, query, method, ip, scheme, split, redirect, respond, limit)' }],
     },
     {
       name: "a missing init",

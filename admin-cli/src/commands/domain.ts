@@ -1,5 +1,7 @@
 // domain ls | get | set | rm: the rule sets at /$ELBNAME/rules/<domain>.
 import { domains, keyOf } from "../../../src-lua/core/kinds/index";
+import { regexPolicy } from "../../../src-lua/core/rules/regex-lint";
+import { Warning } from "../../../src-lua/core/rules/type";
 import { Command, Ctx, str } from "../cli";
 import { CliError } from "../etcd";
 import { readData } from "../files";
@@ -52,19 +54,32 @@ export const domainCommands: Command[] = [
   },
   {
     name: "domain set",
-    args: "<domain> -f <ruleset.json|yaml|->",
+    args: "<domain> -f <ruleset.json|yaml|-> [--strict]",
     summary: "validate a rule set with the engine's code, then write it",
+    details:
+      "Warnings (regexes with nested unbounded quantifiers, which the engine cuts off at its match limit) are printed on stderr and the rule set is written; with --strict (or ELB_REGEX_STRICT=1) they are errors and nothing is written.",
     valued: ["file"],
+    flags: ["strict"],
     async run(ctx, [domain]) {
       const file = str(ctx, "file");
       if (!domain || !file) throw new CliError("usage: elbctl domain set <domain> -f <ruleset.json>", 2);
       const rs = readData(file);
       const key = keyOf(ctx.elbName, domains, domain);
       const problems: Problem[] = [];
-      checkDocument(domains, domain, rs, "", problems);
+      const warnings: Warning[] = [];
+      const strict = regexPolicy.strict;
+      regexPolicy.strict = ctx.opts.strict === true || process.env.ELB_REGEX_STRICT === "1";
+      regexPolicy.warnings = warnings;
+      try {
+        checkDocument(domains, domain, rs, "", problems);
+      } finally {
+        regexPolicy.strict = strict;
+        regexPolicy.warnings = undefined;
+      }
       if (problems.length > 0) throw new CliError(`invalid rule set for ${key} (from ${file}), nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${problemLines(key, problems)}`);
+      if (!ctx.out.json) for (const w of warnings) ctx.out.err(`elbctl: warning: ${key} ${w.path}: ${w.warning}`);
       const rev = await ctx.store().txn([], [{ put: key, value: JSON.stringify(rs) }]);
-      ctx.out.print(() => ctx.out.line(`set ${key} (revision ${rev})`), { key, revision: rev });
+      ctx.out.print(() => ctx.out.line(`set ${key} (revision ${rev})`), { key, revision: rev, warnings });
       const cur = await readCurrent(ctx.store());
       for (const up of backends(rs)) {
         if (!up.includes(":") && !cur.upstreams.has(up)) ctx.out.err(`elbctl: note: upstream ${up} has no servers yet: requests routed to it get 502 until it has some`);
