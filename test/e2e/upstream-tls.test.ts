@@ -130,6 +130,19 @@ describe("HTTPS upstreams", () => {
     expect((await get("foreignoff.test")).json.tls).toBe(true);
   });
 
+  it("a backend rule's rewrite, request and response headers apply to HTTPS upstreams too (verified or not)", async () => {
+    const backend = (up: string) => ({ init: "p", rules: { p: { type: "path", args: { pattern: "^/in/(.*)$", regex: true, succ: "b" } }, b: { type: "backend", args: { servername: up, rewrite: "/out/$1", "X-Env": "blue", set_response_headers: { "X-Served-By": "elb" } } } } });
+    expect((await elb.api("PUT", "domain", { "hdr-off.test": backend("off"), "hdr-named.test": backend("named") })).status).toBe(200);
+    for (const host of ["hdr-off.test", "hdr-named.test"]) {
+      good.seen.length = 0;
+      const r = await get(host, "/in/x?y=1");
+      expect(r.status, host).toBe(200);
+      expect(r.json.path).toBe("/out/x?y=1");
+      expect(r.headers["x-served-by"]).toBe("elb");
+      expect(good.seen[0].sni).toBe(host === "hdr-off.test" ? "hdr-off.test" : "backend.internal");
+    }
+  });
+
   it("active health checks of an HTTPS upstream speak TLS", async () => {
     good.seen.length = 0;
     expect((await elb.api("PUT", "policy", { named: { tls: { enabled: true, verify: true, server_name: "backend.internal" }, healthcheck: { type: "http", path: "/health", interval: 0.2 } } })).status).toBe(200);
