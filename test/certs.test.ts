@@ -1,6 +1,10 @@
 // Certificates (src-lua/core/certs.ts, kinds/certs.ts) under Node's host (node:crypto), with
 // certificates made now by the openssl command; spec/unit/certs_spec.lua checks the engine's
 // host (OpenSSL through the FFI) against the same openssl output.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import "../admin-cli/src/host";
 import { isoTime, parseCertTime, publicView, readCertificates } from "../src-lua/core/certs";
@@ -107,5 +111,19 @@ describe("a certificate value", () => {
     expect(checkStored("ELB", "/ELB/acme/challenges/abc", "no dot")[0].error).toContain("key authorization");
     expect(checkStored("ELB", "/ELB/acme/challenges/a+b", "a.b")[0].error).toContain("base64url");
     expect(checkStored("ELB", "/ELB/acme/domains/a.test", "")).toEqual([]);
+  });
+});
+
+describe("a self-signed certificate", () => {
+  it("that names its host is its own leaf (openssl req -x509 marks it CA:TRUE)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "elb-selfsigned-"));
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-subj", "/CN=dev.test", "-days", "30", "-addext", "subjectAltName=DNS:dev.test"], { cwd: dir, stdio: "ignore" });
+      const { s, problems } = read({ cert: readFileSync(join(dir, "c.pem"), "utf8"), key: readFileSync(join(dir, "k.pem"), "utf8") });
+      expect(problems).toEqual([]);
+      expect(s!.names).toEqual(["dev.test"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -105,6 +105,14 @@ describe("a certificate value", function()
   refused("an expired certificate", { cert = old.cert, key = old.key }, "/cert", "expired on")
   refused("a chain without a leaf", { cert = CA, key = CA_KEY }, "/cert", "has no leaf")
   refused("a chain out of order", { cert = CA .. a.cert, key = a.key }, "/cert", "has no leaf")
+
+  it("accepts a self-signed certificate that names its host (openssl req -x509 marks it CA:TRUE)", function()
+    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout dev.key -out dev.pem -subj /CN=dev.test -days 30 -addext subjectAltName=DNS:dev.test")
+    local problems = {}
+    local s = certs.readCertificates({ cert = slurp("dev.pem"), key = slurp("dev.key") }, "", problems)
+    assert.same({}, problems)
+    assert.same({ "dev.test" }, s.names)
+  end)
 end)
 
 describe("the stored text", function()

@@ -138,7 +138,9 @@ function oneLine(name: string): string {
 
 /**
  * The certificate `value` ({"cert", "key"}) described, or undefined with what is wrong added to
- * `problems`: the PEM chain must parse and start with the leaf (not a CA certificate), each
+ * `problems`: the PEM chain must parse and start with the leaf (a CA certificate that names no
+ * host in its subjectAltName is not one; a self-signed one that does, as `openssl req -x509`
+ * makes for a test site, is its own leaf), each
  * certificate must be issued by the next, the key must be the leaf's, the leaf must name at
  * least one host, and it must not have expired.
  */
@@ -174,8 +176,8 @@ export function readCertificates(value: unknown, at: string, problems: Problem[]
     infos.push(info);
   }
   const leaf = infos[0];
-  if (leaf.ca) {
-    problems.push({ path: cat, error: "the chain has no leaf: its first certificate is a CA certificate; put the site's own certificate first, then its intermediates" });
+  if (leaf.ca && leaf.dnsNames.length === 0) {
+    problems.push({ path: cat, error: "the chain has no leaf: its first certificate is a CA certificate that names no host; put the site's own certificate first, then its intermediates" });
     return undefined;
   }
   for (let i = 0; i + 1 < blocks.length; i++) {
