@@ -193,7 +193,7 @@ describe("matchers, each hitting and missing", () => {
     await expectBody("ip-local.test", "miss", "/", { "X-Forwarded-For": "10.1.2.3" });
   });
 
-  it("scheme: http here (https waits for the TLS listener)", async () => {
+  it("scheme: http on the HTTP listener (https on the HTTPS one: tls.test.ts)", async () => {
     await expectBody("http.test", "hit");
     await expectBody("https.test", "miss");
   });

@@ -63,6 +63,19 @@ beforeAll(async () => {
 
 afterAll(stopAll);
 
+describe("routing by scheme (the scheme rule of routing v2)", () => {
+  it("the same rule set sees https on this listener and http on the other", async () => {
+    const respond = (body: string) => ({ type: "respond", args: { status: 200, body } });
+    const rs = { init: "s", rules: { s: { type: "scheme", args: { scheme: "https", succ: "tls", fail: "plain" } }, tls: respond("https"), plain: respond("http") } };
+    expect((await elb.api("PUT", "domain", { "scheme.exact.test": rs, "exact.test": rs })).status).toBe(200);
+    expect((await httpsGet("exact.test")).body).toBe("https");
+    expect((await elb.request({ path: "/", headers: { Host: "exact.test" } })).body).toBe("http");
+    const rules = { init: "b", rules: { b: { type: "backend", args: { servername: "up" } } } };
+    expect((await elb.api("PUT", "domain", { "exact.test": rules })).status).toBe(200);
+    expect((await elb.api("DELETE", "domain", ["scheme.exact.test"])).status).toBe(200);
+  });
+});
+
 describe("the certificate of each handshake, by SNI", () => {
   it("an exact name gets its certificate", async () => {
     expect((await served("exact.test")).fingerprint).toBe(fp("exact.test"));
