@@ -3,9 +3,29 @@
 import "./host";
 import { groupPrefix, Kind, KINDS as ALL_KINDS, keyOf, parseKey } from "../../src-lua/core/kinds/index";
 import { describe, pointer, type Problem } from "../../src-lua/core/problems";
+import { regexPolicy } from "../../src-lua/core/rules/regex-lint";
+import type { Warning } from "../../src-lua/core/rules/type";
 import type { Guard, Kv, Op, Store } from "./etcd";
 
-export type { Problem };
+export type { Problem, Warning };
+
+/**
+ * Runs a validation collecting what is valid but risky (regexes with nested unbounded
+ * quantifiers); with `strict` (--strict, or ELB_REGEX_STRICT=1 as the engine reads it) those are
+ * problems instead.
+ */
+export function collectWarnings<T>(strict: boolean, validate: () => T): { result: T; warnings: Warning[] } {
+  const warnings: Warning[] = [];
+  const was = regexPolicy.strict;
+  regexPolicy.strict = strict || process.env.ELB_REGEX_STRICT === "1";
+  regexPolicy.warnings = warnings;
+  try {
+    return { result: validate(), warnings };
+  } finally {
+    regexPolicy.strict = was;
+    regexPolicy.warnings = undefined;
+  }
+}
 
 /** The kinds the declarative file holds (certificates and ACME challenges are managed apart). */
 export const KINDS = ALL_KINDS.filter((k) => k.inFiles !== false);

@@ -582,4 +582,14 @@ describe("elbctl", () => {
     const got = await request({ port: elb.port, path: "/__erulb__/status" });
     expect(got.status).toBe(200);
   });
+  it("apply prints the same warnings for a whole file; --strict refuses it", async () => {
+    const f = join(tmp, "risky.yaml");
+    writeFileSync(f, JSON.stringify({ domains: { "risky-file.test": { init: "u", rules: { u: { type: "ua", args: { pattern: "(a+)+$", succ: "b" } }, b: backend("up") } } } }));
+    const warned = await elbctl(["apply", "-f", f]);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toContain("elbctl: warning: " + f + " /domains/risky-file.test/rules/u/args/pattern (key /CTL/rules/risky-file.test): (a+)+: nested unbounded quantifiers");
+    const strict = await elbctl(["apply", "-f", f, "--strict", "--prune"]);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain("is invalid, nothing written");
+  });
 });
