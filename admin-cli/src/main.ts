@@ -2,6 +2,8 @@
 // value written here is validated first with the engine's own code (src-lua/core).
 import { parseArgs, UsageError } from "./args";
 import { Command, GLOBAL_FLAGS, GLOBAL_VALUED, makeCtx } from "./cli";
+import { acmeCommands } from "./commands/acme";
+import { certCommands } from "./commands/cert";
 import { configCommands } from "./commands/config";
 import { domainCommands } from "./commands/domain";
 import { fleetCommands } from "./commands/fleet";
@@ -12,7 +14,7 @@ import { CliError, loadEtcd3 } from "./etcd";
 import { confirmFleet } from "./nodes";
 import { makeOut } from "./output";
 
-const COMMANDS: Command[] = [...domainCommands, ...upstreamCommands, ...registerCommands, ...configCommands, ...fleetCommands, ...graphCommands];
+const COMMANDS: Command[] = [...domainCommands, ...upstreamCommands, ...registerCommands, ...configCommands, ...fleetCommands, ...graphCommands, ...certCommands, ...acmeCommands];
 const ALIASES: Record<string, string> = { f: "file", o: "output", h: "help", j: "json" };
 
 const GLOBAL_HELP = `Options for every command:

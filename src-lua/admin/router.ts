@@ -2,6 +2,7 @@
 import { allowed } from "../core/cidr";
 import { ByteAt } from "../core/text";
 import { settings } from "../node/settings";
+import * as cert from "./cert";
 import * as changes from "./changes";
 import * as domain from "./domain";
 import * as dump from "./dump";
@@ -26,6 +27,7 @@ const routes: { [resource: string]: { [method: string]: Handler | undefined } } 
   fleet: { GET: fleet.get },
   changes: { GET: changes.get },
   graph: { GET: graph.get },
+  cert: { GET: cert.get, PUT: cert.put, DELETE: cert.del },
 };
 
 function allowedMethods(resource: { [method: string]: Handler | undefined }): string {

@@ -1,9 +1,10 @@
 // JSON in Lua: cjson with the decoded-shape rules core/ validation needs (cjson decodes both
 // {} and [] to an empty table, so an empty table passes as either), installed for core/ with
-// the PCRE check as the engine's host (core/host.ts).
+// the PCRE check and OpenSSL's X.509 (tls/x509.ts) as the engine's host (core/host.ts).
 import * as cjson from "cjson.safe";
 import { Decoded, useHost } from "../core/host";
 import { useJsonShape } from "../core/json-shape";
+import { checkKey, issued, readCertificate } from "../tls/x509";
 import { pcreCheck } from "./regex";
 
 function isArray(this: void, v: unknown): boolean {
@@ -19,9 +20,15 @@ function decodeJson(this: void, text: string): Decoded {
   return { value, error };
 }
 
+/** Inside nginx, its cached clock; under plain LuaJIT (busted), the C library's. */
+function now(this: void): number {
+  const n = rawget(_G, "ngx" as any) as Ngx | undefined;
+  return n !== undefined ? n.now() : os.time();
+}
+
 export function install(): void {
   useJsonShape({ isArray, isObject });
-  useHost({ decodeJson, encodeJson: encode, checkRegex: pcreCheck });
+  useHost({ decodeJson, encodeJson: encode, checkRegex: pcreCheck, readCertificate, checkKey, issued, now });
 }
 
 export function decode(text: string): LuaMultiReturn<[any, undefined] | [undefined, string]> {

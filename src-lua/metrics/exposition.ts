@@ -4,7 +4,7 @@
 // server's health and requests in flight, the configuration's progress, the lead among the
 // workers, nginx's connections and the workers' memory. README's "Looking at ELB" lists them.
 import * as ffi from "ffi";
-import { counts, literals, Upstream, upstreams } from "../config/view";
+import { certs, counts, literals, Upstream, upstreams } from "../config/view";
 import * as store from "../config/store";
 import { serverHealth } from "../health/report";
 import { leaderChanges, leaderPid } from "../node/leader";
@@ -191,6 +191,14 @@ function connections(): void {
   for (const st of ["active", "reading", "writing", "waiting"]) sample("elb_nginx_connections", stat(`ngx_stat_${st}`), "state", st);
 }
 
+function certificates(): void {
+  const names: string[] = [];
+  for (const [name] of certs) names.push(name);
+  table.sort(names);
+  family("elb_certificate_expiry_timestamp_seconds", "gauge", "When each certificate the node serves expires (its leaf's notAfter), in seconds since the epoch.");
+  for (const name of names) sample("elb_certificate_expiry_timestamp_seconds", certs.get(name)!.summary.notAfter, "certificate", name);
+}
+
 function memory(): void {
   const n = ngx.worker.count();
   family("elb_worker_lua_memory_bytes", "gauge", "The Lua heap of each nginx worker (sampled every 2 s).");
@@ -220,6 +228,7 @@ export function render(): string {
   requests();
   servers();
   configuration();
+  certificates();
   connections();
   memory();
   out.push("");

@@ -10,6 +10,8 @@ import * as metrics from "../metrics/flush";
 import "./access";
 import "./balancer";
 import "./log";
+import "./ssl_certificate";
+import "./acme_challenge";
 
 export function run(): void {
   const err = load() ?? metrics.configure();

@@ -114,6 +114,7 @@ declare interface Ngx {
   print(this: void, ...args: any[]): void;
   log(this: void, level: number, ...args: any[]): void;
   exit(this: void, status: number): never;
+  exec(this: void, uri: string, args?: string): never;
   sleep(this: void, seconds: number): void;
   now(this: void): number;
   time(this: void): number;
@@ -133,4 +134,5 @@ declare const ngx: Ngx;
 declare interface NgxTcpSocket {
   receiveany(this: NgxTcpSocket, max: number): LuaMultiReturn<[string | undefined, string | undefined]>;
   getreusedtimes(this: NgxTcpSocket): LuaMultiReturn<[number | undefined, string | undefined]>;
+  sslhandshake(this: NgxTcpSocket, session: unknown, serverName: string | undefined, verify: boolean): LuaMultiReturn<[unknown, string | undefined]>;
 }

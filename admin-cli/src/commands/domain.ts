@@ -1,11 +1,9 @@
 // domain ls | get | set | rm: the rule sets at /$ELBNAME/rules/<domain>.
 import { domains, keyOf } from "../../../src-lua/core/kinds/index";
-import { regexPolicy } from "../../../src-lua/core/rules/regex-lint";
-import { Warning } from "../../../src-lua/core/rules/type";
 import { Command, Ctx, str } from "../cli";
 import { CliError } from "../etcd";
 import { readData } from "../files";
-import { checkDocument, Problem, readCurrent } from "../model";
+import { checkDocument, collectWarnings, Problem, readCurrent } from "../model";
 import { paint, problemLines, table } from "../output";
 
 function backends(rs: any): string[] {
@@ -67,16 +65,7 @@ export const domainCommands: Command[] = [
       const rs = readData(file);
       const key = keyOf(ctx.elbName, domains, domain);
       const problems: Problem[] = [];
-      const warnings: Warning[] = [];
-      const strict = regexPolicy.strict;
-      regexPolicy.strict = ctx.opts.strict === true || process.env.ELB_REGEX_STRICT === "1";
-      regexPolicy.warnings = warnings;
-      try {
-        checkDocument(domains, domain, rs, "", problems);
-      } finally {
-        regexPolicy.strict = strict;
-        regexPolicy.warnings = undefined;
-      }
+      const { warnings } = collectWarnings(ctx.opts.strict === true, () => checkDocument(domains, domain, rs, "", problems));
       if (problems.length > 0) throw new CliError(`invalid rule set for ${key} (from ${file}), nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${problemLines(key, problems)}`);
       if (!ctx.out.json) for (const w of warnings) ctx.out.err(`elbctl: warning: ${key} ${w.path}: ${w.warning}`);
       const rev = await ctx.store().txn([], [{ put: key, value: JSON.stringify(rs) }]);
