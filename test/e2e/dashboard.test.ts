@@ -3,14 +3,14 @@
 // playwright-core): it loads with no console error, shows the configured domains with their
 // rule graphs drawn (the same SVG as `elbctl graph --format svg`), a server's state changes on
 // the page within 2 s of `elbctl server drain`, its own drain action (confirmed first) reaches
-// etcd, the fleet and the last changes are there, and with ELB_ADMIN_TOKEN it asks for the
-// token. It writes docs/dashboard.png, the README's screenshot.
+// etcd, the fleet, the certificates (one expiring soon) and the last changes are there, and
+// with ELB_ADMIN_TOKEN it asks for the token. It writes docs/dashboard.png, the README's screenshot.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { runElbctl } from "./elbctl-run";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Backend, Elb, Etcd, etcdctl, REPO_ROOT, startBackend, startElb, startEtcd, stopAll, waitFor } from "./harness";
+import { Backend, Elb, Etcd, etcdctl, makeCa, makeCert, REPO_ROOT, startBackend, startElb, startEtcd, stopAll, waitFor } from "./harness";
 import { startBrowser } from "../harness/browser.mjs";
 
 const NAME = "DASH";
@@ -59,6 +59,10 @@ beforeAll(async () => {
   await elb.waitLoaded();
   expect((await elb.api("PUT", "upstream", { web: { [a.addr]: "weight=3", [b.addr]: "" }, api: { [c.addr]: "max_fails=2 fail_timeout=5" } })).status).toBe(200);
   expect((await elb.api("PUT", "domain", rules)).status).toBe(200);
+  const ca = makeCa();
+  const shop = makeCert(ca, { names: ["shop.test"], days: 90, chain: true });
+  const apps = makeCert(ca, { names: ["*.apps.test"], days: 5, chain: true });
+  expect((await elb.api("PUT", "cert", { "shop.test": { cert: shop.cert, key: shop.key }, "*.apps.test": { cert: apps.cert, key: apps.key } })).status).toBe(200);
   // some traffic for the rates, bounded: a few requests every 100 ms while the suite runs
   let sent = 0;
   traffic = setInterval(() => {
@@ -107,6 +111,12 @@ describe("the dashboard", () => {
     await page.locator('[data-node="dash-node"]').waitFor({ timeout: 5000 });
     await page.locator("#changes td", { hasText: `/${NAME}/rules/shop.test` }).first().waitFor({ timeout: 5000 });
     expect(await stateOf("web", a.addr).textContent()).toBe("up");
+    // certificates and their expiry, the one expiring within 14 days marked
+    await page.locator("#certs td", { hasText: "shop.test" }).first().waitFor({ timeout: 5000 });
+    expect(await page.locator("#certs p.expiring").textContent()).toBe("expiring within 14 days: *.apps.test");
+    const left = await page.locator("#certs tr", { hasText: "*.apps.test" }).locator("td.num").textContent();
+    expect(Number(left)).toBeGreaterThanOrEqual(3);
+    expect(Number(left)).toBeLessThanOrEqual(5);
     expect(consoleErrors).toEqual([]);
   });
 
