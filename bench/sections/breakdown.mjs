@@ -6,7 +6,7 @@
 //
 // The rungs are variants of the nginx.conf that nginx/launch.sh renders, run by nginx directly
 // with the same environment; the engine's code is not changed.
-import { chmodSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { interleave, measure, ratiosTo } from "../lib/measure.mjs";
 import { freePort, run, sleep, start, stop, tmpDir } from "../../test/harness/index.mjs";
@@ -21,6 +21,20 @@ const PHASE_LINE = /^([ \t]*)(\w+)_by_lua_block \{ require\("phases\.(\w+)"\)\.r
 /** wrk pacing for the ladder: 100 connections, 4 ms between a response and the next request. */
 const PACE = { connections: 100, delayMs: 4 };
 
+
+/**
+ * ELB's nginx.conf as launch.sh rendered it into `dir`, with the files it includes from there
+ * (locations.conf, proxy.conf, tls-server.conf) written in place: the rungs run elsewhere, and
+ * edit `location /` as one block.
+ */
+export function renderedConf(dir) {
+  const inline = (text, depth) =>
+    text.replace(/^([ \t]*)include ([\w.-]+\.conf);[ \t]*$/gm, (line, indent, file) => {
+      if (depth > 3 || !existsSync(join(dir, file))) return line;
+      return inline(readFileSync(join(dir, file), "utf8"), depth + 1).replace(/^/gm, indent);
+    });
+  return inline(readFileSync(join(dir, "nginx.conf"), "utf8"), 0);
+}
 
 /** The text of the `location / { ... }` block (start and end offsets). */
 function locationBlock(conf) {
@@ -183,7 +197,7 @@ export default {
     // launch.sh renders the conf (and the domain and upstreams go to etcd through the API)
     const renderer = await startElb({ etcd: etcd.endpoint, elbName, waitLoaded: true });
     await configureElb(renderer, server);
-    const conf = readFileSync(join(renderer.dir, "nginx.conf"), "utf8");
+    const conf = renderedConf(renderer.dir);
     await renderer.stop();
     const rungs = ladder(conf, server);
     const procs = [];

@@ -16,7 +16,7 @@ import { DOMAIN } from "../lib/rules.mjs";
 import { plainNginxConf, startElb, startElbConf, startNginx } from "../lib/servers.mjs";
 import { fmt, int, ratio, signed } from "../lib/stats.mjs";
 import { PATH, UA } from "../lib/wrk.mjs";
-import { copyConfig, ladder } from "./breakdown.mjs";
+import { copyConfig, ladder, renderedConf } from "./breakdown.mjs";
 import { checkAnswer, configureElb } from "./proxy.mjs";
 
 const PROCESSES = 2;
@@ -99,7 +99,7 @@ export default {
     const elbName = "INSTR";
     const renderer = await startElb({ etcd: etcd.endpoint, elbName, waitLoaded: true });
     await configureElb(renderer, server);
-    const conf = readFileSync(join(renderer.dir, "nginx.conf"), "utf8");
+    const conf = renderedConf(renderer.dir);
     await renderer.stop();
     // ELB_INSTR_RUNGS=elb-access,elb-statsd: only these (to try a change; not for docs)
     const pick = process.env.ELB_INSTR_RUNGS?.split(",") ?? RUNGS;

@@ -159,6 +159,25 @@ describe("the dashboard", () => {
   });
 });
 
+describe("its files", () => {
+  it("are served under /__erulb__/ui/ to callers in ELB_ADMIN_ALLOW only", async () => {
+    const bare = await elb.request("/__erulb__/ui");
+    expect(bare.status).toBe(302);
+    expect(bare.headers.location).toMatch(/\/__erulb__\/ui\/$/);
+    const js = await elb.request("/__erulb__/ui/graph-layout.js");
+    expect(js.status).toBe(200);
+    expect(js.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    expect(js.body).toBe(readFileSync(join(REPO_ROOT, "ui/graph-layout.js"), "utf8"));
+    expect((await elb.request("/__erulb__/ui/../package.json")).status).toBe(404);
+    expect((await elb.request("/__erulb__/ui/nope.js")).status).toBe(404);
+    const closed = await startElb({ etcd: etcd.endpoint, elbName: NAME, env: { ELB_ADMIN_ALLOW: "10.0.0.0/8", ELB_NODE_ID: "closed" } });
+    const refused = await closed.request("/__erulb__/ui/");
+    expect(refused.status).toBe(403);
+    expect(refused.json.msg).toMatch(/is not in ELB_ADMIN_ALLOW/);
+    await closed.stop();
+  });
+});
+
 describe("with ELB_ADMIN_TOKEN", () => {
   it("asks for the token, then shows the node", async () => {
     const guarded = await startElb({ etcd: etcd.endpoint, elbName: NAME, env: { ELB_ADMIN_TOKEN: "t0ken", ELB_NODE_ID: "guarded" } });
