@@ -5,6 +5,7 @@
 // workers, nginx's connections and the workers' memory. README's "Looking at ELB" lists them.
 import * as ffi from "ffi";
 import { certs, counts, literals, Upstream, upstreams } from "../config/view";
+import { regexLimitHits } from "../config/counters";
 import * as store from "../config/store";
 import { serverHealth } from "../health/report";
 import { leaderChanges, leaderPid } from "../node/leader";
@@ -81,6 +82,16 @@ function requests(): void {
     sample("elb_http_request_duration_seconds_sum", get(`d|${d}|s`), "domain", d);
     sample("elb_http_request_duration_seconds_count", cumulative, "domain", d);
   }
+}
+
+/** Regex matches cut off at the match limit: only domains that had one (issue 17's counter). */
+function regexLimits(): void {
+  family("elb_regex_match_limit_hits_total", "counter", "Rule regex matches cut off at the match limit (ELB_REGEX_MATCH_LIMIT) and counted as misses, by domain.");
+  const hits = regexLimitHits();
+  const names: string[] = [];
+  for (const d in hits) names.push(d);
+  table.sort(names);
+  for (const d of names) sample("elb_regex_match_limit_hits_total", hits[d], "domain", d);
 }
 
 interface ServerRow {
@@ -226,6 +237,7 @@ export function render(): string {
   family("elb_start_time_seconds", "gauge", "When the node started, in seconds since the epoch.");
   sample("elb_start_time_seconds", store.getStatus("started_at") ?? 0);
   requests();
+  regexLimits();
   servers();
   configuration();
   certificates();
