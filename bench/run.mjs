@@ -30,6 +30,7 @@ import { readResults, writeDocs } from "./lib/report.mjs";
 import { luaDir, startNginxBackend } from "./lib/servers.mjs";
 import breakdown from "./sections/breakdown.mjs";
 import changes from "./sections/changes.mjs";
+import https from "./sections/https.mjs";
 import instructions from "./sections/instructions.mjs";
 import proxy from "./sections/proxy.mjs";
 import routing from "./sections/routing.mjs";
@@ -43,6 +44,7 @@ const SECTIONS = [
   instructions,
   scale,
   changes,
+  https,
   {
     id: "propagation",
     title: "Propagation latency (etcd write -> every worker routes by it)",

@@ -8,6 +8,9 @@
 #   ELBNAME          etcd key prefix, default ELB
 #   STATSD           host:port of a statsd server; metrics are off when unset
 #   ELB_LISTEN       a port or address:port, default 8080
+#   ELB_TLS_LISTEN   the HTTPS listener: a port or address:port, default 8443; off: none
+#   ELB_UPSTREAM_CA  PEM file of the CAs that verify HTTPS upstreams ("verify": true),
+#                    default /etc/ssl/certs/ca-certificates.crt
 #   ELB_WORKERS      worker_processes, default auto
 #   ELB_PREFIX       runtime dir (config, logs, pid, etcd data, state), default ./var
 #   ELB_ADMIN_ALLOW  CIDR list allowed on /__erulb__/, default 127.0.0.0/8,::1/128
@@ -23,6 +26,8 @@
 #   ELB_TRUSTED_PROXIES  CIDRs (commas/spaces) whose X-Forwarded-For gives the client address
 #   ELB_REGEX_MATCH_LIMIT  PCRE match limit of every rule regex, default 100000 (0: PCRE's own, 10 million)
 #   ELB_REGEX_STRICT 1: refuse rule regexes with nested unbounded quantifiers (read by the Lua code)
+#   ELB_METRICS_LISTEN  a port or address:port that serves GET /metrics only (Prometheus); unset: none
+#   ELB_METRICS, ELB_METRICS_MAX_DOMAINS  read by the Lua code (see README)
 #   ELB_LUA_DIR      compiled Lua, default <repo>/build/lua
 #   ELB_USER         worker user when started as root (default: www-data if it can read
 #                    the Lua and the prefix, else root)
@@ -46,6 +51,8 @@ export ELB_ADMIN_TOKEN="${ELB_ADMIN_TOKEN:-}"
 export STATSD="${STATSD:-}"
 export ELB_LISTEN="${ELB_LISTEN:-8080}"
 listen="$ELB_LISTEN"
+tls_listen="${ELB_TLS_LISTEN:-8443}"
+upstream_ca="${ELB_UPSTREAM_CA:-/etc/ssl/certs/ca-certificates.crt}"
 workers="${ELB_WORKERS:-auto}"
 log_level="${ELB_LOG_LEVEL:-notice}"
 etcd_port="${ELB_ETCD_PORT:-2379}"
@@ -65,12 +72,20 @@ mkdir -p "$prefix"
 prefix="$(cd "$prefix" && pwd)"
 export ELB_PREFIX="$prefix"
 mkdir -p "$prefix/logs" "$prefix/tmp" "$prefix/state"
+# the snapshot in state/ holds the certificates and their private keys
+chmod 700 "$prefix/state"
 
-case "$listen" in
-  *[!0-9]*) ;;
-  "") die "ELB_LISTEN is empty" ;;
-  *) [ "$listen" -ge 1 ] && [ "$listen" -le 65535 ] || die "ELB_LISTEN port out of range: $listen" ;;
-esac
+check_listen() {
+  case "$2" in
+    *[!0-9]*) ;;
+    "") die "$1 is empty" ;;
+    *) [ "$2" -ge 1 ] && [ "$2" -le 65535 ] || die "$1 port out of range: $2" ;;
+  esac
+}
+check_listen ELB_LISTEN "$listen"
+[ "$tls_listen" = off ] || check_listen ELB_TLS_LISTEN "$tls_listen"
+[ -r "$upstream_ca" ] || die "ELB_UPSTREAM_CA: cannot read $upstream_ca (install ca-certificates, or point it at a PEM file of CAs)"
+upstream_ca="$(cd "$(dirname "$upstream_ca")" && pwd)/$(basename "$upstream_ca")"
 case "$workers" in
   auto) ;;
   ''|*[!0-9]*|0) die "ELB_WORKERS must be a positive number or auto: $workers" ;;
@@ -98,6 +113,14 @@ if [ -n "${ELB_TRUSTED_PROXIES:-}" ]; then
   # $proxy_add_x_forwarded_for would append the client found in it again: append the peer
   realip_lines="${realip_lines} map \$http_x_forwarded_for \$elb_forwarded_for { \"\" \$realip_remote_addr; default \"\$http_x_forwarded_for, \$realip_remote_addr\"; }"
   forwarded_for='$elb_forwarded_for'
+fi
+
+metrics_server="# ELB_METRICS_LISTEN is not set: /metrics only under /__erulb__/"
+if [ -n "${ELB_METRICS_LISTEN:-}" ]; then
+  case "$ELB_METRICS_LISTEN" in
+    *[!0-9a-zA-Z.:\[\]_-]*) die "ELB_METRICS_LISTEN must be a port or address:port: $ELB_METRICS_LISTEN" ;;
+  esac
+  metrics_server="server { listen $ELB_METRICS_LISTEN; server_name _; access_log off; location / { content_by_lua_block { require(\"admin.metrics\").serve() } } }"
 fi
 
 # ---- processes we own, and how they stop ---------------------------------------------------
@@ -292,9 +315,22 @@ case ",${ETCD:-}" in
     ;;
 esac
 
+# The HTTPS listener: nginx needs a certificate to start one; this self-signed placeholder is
+# never sent (phases/ssl_certificate.ts sets the handshake's certificate or fails it).
+if [ "$tls_listen" != off ]; then
+  command -v openssl >/dev/null || die "openssl not found (run: bash scripts/install-deps.sh runtime), or set ELB_TLS_LISTEN=off"
+  mkdir -p "$prefix/tls"
+  if [ ! -s "$prefix/tls/placeholder.pem" ] || [ ! -s "$prefix/tls/placeholder.key" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=placeholder.invalid" \
+      -keyout "$prefix/tls/placeholder.key" -out "$prefix/tls/placeholder.pem" 2>/dev/null || die "openssl could not make $prefix/tls/placeholder.pem"
+    chmod 600 "$prefix/tls/placeholder.key"
+  fi
+fi
+
 sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
-conf="$prefix/nginx.conf"
-sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
+# render TEMPLATE OUT: every placeholder replaced, or the launch stops
+render() {
+  sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
     -e "s|@@WORKERS@@|$(sed_escape "$workers")|g" \
     -e "s|@@ERROR_LOG@@|$(sed_escape "$error_log")|g" \
     -e "s|@@LOG_LEVEL@@|$(sed_escape "$log_level")|g" \
@@ -303,20 +339,35 @@ sed -e "s|@@USER@@|$(sed_escape "$user_line")|g" \
     -e "s|@@ETCD_TLS@@|$(sed_escape "$etcd_tls_line")|g" \
     -e "s|@@ACCESS_LOG@@|$(sed_escape "$access_log")|g" \
     -e "s|@@LISTEN@@|$(sed_escape "$listen")|g" \
+    -e "s|@@TLS_LISTEN@@|$(sed_escape "$tls_listen")|g" \
+    -e "s|@@UPSTREAM_CA@@|$(sed_escape "$upstream_ca")|g" \
     -e "s|@@REGEX_MATCH_LIMIT@@|$(sed_escape "$regex_limit")|g" \
     -e "s|@@REALIP@@|$(sed_escape "$realip_lines")|g" \
     -e "s|@@FORWARDED_FOR@@|$(sed_escape "$forwarded_for")|g" \
-    "$here/nginx.conf.tmpl" >"$conf.new"
-if grep -q '@@[A-Z_]*@@' "$conf.new"; then
-  die "unrendered placeholder in $conf.new: $(grep -o '@@[A-Z_]*@@' "$conf.new" | sort -u | tr '\n' ' ')"
+    -e "s|@@METRICS_SERVER@@|$(sed_escape "$metrics_server")|g" \
+    "$1" >"$2.new"
+  if grep -q '@@[A-Z_]*@@' "$2.new"; then
+    die "unrendered placeholder in $2.new: $(grep -o '@@[A-Z_]*@@' "$2.new" | sort -u | tr '\n' ' ')"
+  fi
+  mv "$2.new" "$2"
+}
+conf="$prefix/nginx.conf"
+render "$here/locations.conf" "$prefix/locations.conf"
+render "$here/proxy.conf" "$prefix/proxy.conf"
+if [ "$tls_listen" = off ]; then
+  echo "# ELB_TLS_LISTEN=off: no HTTPS listener" >"$prefix/tls-server.conf"
+else
+  render "$here/tls-server.conf.tmpl" "$prefix/tls-server.conf"
 fi
-mv "$conf.new" "$conf"
+render "$here/nginx.conf.tmpl" "$conf"
 
 # 10240 connections per worker need descriptors; raising the soft limit is best effort.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 
 # ---- run ------------------------------------------------------------------------------------
-log "nginx on $listen, prefix $prefix, etcd $ETCD, name $ELBNAME${STATSD:+, statsd $STATSD}"
+https_note=""
+[ "$tls_listen" = off ] || https_note=" (https: $tls_listen)"
+log "nginx on $listen$https_note, prefix $prefix, etcd $ETCD, name $ELBNAME${STATSD:+, statsd $STATSD}"
 nginx -p "$prefix/" -c "$conf" -g 'daemon off;' &
 nginx_pid=$!
 

@@ -1,5 +1,6 @@
 // Compiles src-lua/ to build/lua/ with typescript-to-lua, then checks that the hot path
-// (the access, balancer and log phases and everything they require) is plain Lua:
+// (the access, balancer, log and ssl_certificate phases, the ACME challenge answer, and
+// everything they require) is plain Lua:
 // none of those modules may pull in lualib_bundle.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
@@ -8,7 +9,7 @@ import { join } from "node:path";
 const root = new URL("..", import.meta.url).pathname;
 const out = join(root, "build/lua");
 // core.balancer.algorithms: the algorithms, whose pick() runs per request
-const hotPath = ["phases.access", "phases.balancer", "phases.header_filter", "phases.log", "core.balancer.algorithms"];
+const hotPath = ["phases.access", "phases.balancer", "phases.header_filter", "phases.log", "phases.ssl_certificate", "phases.acme_challenge", "core.balancer.algorithms"];
 
 // Compile next to the old build and swap it in at the end, so that a running nginx or a
 // concurrent test never finds build/lua missing.

@@ -6,8 +6,10 @@
 #   scripts/install-deps.sh bench      adds wrk, haproxy and valgrind (callgrind counts instructions)
 set -euo pipefail
 
-runtime=(nginx libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-cjson etcd-server etcd-client)
-testing=(luajit2 lua-busted)
+runtime=(nginx libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-cjson etcd-server etcd-client openssl ca-certificates)
+# pebble (with pebble-challtestsrv): the ACME server of the ACME end-to-end test; curl: HTTP/2 client
+# prometheus: the Prometheus end-to-end test (and its promtool); chromium: the dashboard's browser test
+testing=(luajit2 lua-busted pebble curl prometheus chromium)
 bench=(wrk haproxy valgrind)
 
 case "${1:-test}" in

@@ -42,7 +42,7 @@ describe("elbctl's etcd side", () => {
 
   it("wants a client certificate with its key, and TLS options with https:// only", async () => {
     const { securityOptions } = await import("../admin-cli/src/etcd");
-    expect(() => securityOptions(["https://a:1"], { cert: "/x.crt" })).toThrow(/--cert and --key/);
+    expect(() => securityOptions(["https://a:1"], { cert: "/x.crt" })).toThrow(/--etcd-cert and --etcd-key/);
     expect(() => securityOptions(["http://a:1"], { cacert: "/ca.crt" })).toThrow(/need https:\/\//);
     expect(() => securityOptions(["http://a:1"], { user: "u" })).toThrow(/--user and --password/);
     expect(securityOptions(["http://a:1"], { user: "u", password: "p" }).auth).toEqual({ username: "u", password: "p" });

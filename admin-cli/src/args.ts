@@ -10,8 +10,8 @@ export interface Parsed {
 export class UsageError extends Error {}
 
 /** `valued` lists the options that take a value (long names, without dashes); `aliases` maps a
- *  one-letter option to its long name. */
-export function parseArgs(argv: string[], valued: string[], aliases: Record<string, string> = {}): Parsed {
+ *  one-letter option to its long name; `optional` lists flags that may take one as --name=VALUE. */
+export function parseArgs(argv: string[], valued: string[], aliases: Record<string, string> = {}, optional: string[] = []): Parsed {
   const declared: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const name of valued) declared[name] = { type: "string" };
   for (const [short, name] of Object.entries(aliases)) declared[name] = { type: valued.includes(name) ? "string" : "boolean", short };
@@ -24,6 +24,8 @@ export function parseArgs(argv: string[], valued: string[], aliases: Record<stri
     if (valued.includes(t.name)) {
       if (t.value === undefined) throw new UsageError(`--${t.name} needs a value`);
       options[t.name] = t.value;
+    } else if (optional.includes(t.name)) {
+      options[t.name] = t.value ?? true;
     } else {
       if (t.value !== undefined) throw new UsageError(`--${t.name} takes no value`);
       if (t.name.startsWith("no-")) options[t.name.substring(3)] = false;

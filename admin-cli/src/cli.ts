@@ -12,6 +12,8 @@ export interface Ctx {
   closeStore(): void;
   /** Set by commands that run until a signal (register, watch). */
   cleanup?: () => Promise<void>;
+  /** The etcd revision of what the command wrote (for --wait); unset when it wrote nothing. */
+  wrote?: number;
 }
 
 export interface Command {
@@ -22,10 +24,12 @@ export interface Command {
   details?: string;
   valued?: string[];
   flags?: string[];
+  /** flags that may take a value as --name=VALUE (--wait[=SECONDS]) */
+  optional?: string[];
   run(ctx: Ctx, pos: string[]): Promise<number | void>;
 }
 
-export const GLOBAL_VALUED = ["etcd", "name", "timeout", "cacert", "cert", "key", "user", "password"];
+export const GLOBAL_VALUED = ["etcd", "name", "timeout", "etcd-cacert", "etcd-cert", "etcd-key", "user", "password"];
 export const GLOBAL_FLAGS = ["json", "help", "color"];
 
 export function makeCtx(out: Out, opts: Record<string, string | boolean>): Ctx {
@@ -37,9 +41,9 @@ export function makeCtx(out: Out, opts: Record<string, string | boolean>): Ctx {
     return typeof v === "string" && v !== "" ? v : undefined;
   };
   const security: Security = {
-    cacert: pick("cacert", "ETCD_CACERT"),
-    cert: pick("cert", "ETCD_CERT"),
-    key: pick("key", "ETCD_KEY"),
+    cacert: pick("etcd-cacert", "ETCD_CACERT"),
+    cert: pick("etcd-cert", "ETCD_CERT"),
+    key: pick("etcd-key", "ETCD_KEY"),
     user: pick("user", "ETCD_USER"),
     password: pick("password", "ETCD_PASSWORD"),
   };

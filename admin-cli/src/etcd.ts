@@ -56,13 +56,13 @@ function readPem(what: string, file: string): Buffer {
 export function securityOptions(endpoints: string[], sec: Security): Partial<IOptions> {
   const out: Partial<IOptions> = {};
   const tls = endpoints.some((e) => e.startsWith("https://"));
-  if ((sec.cert === undefined) !== (sec.key === undefined)) throw new CliError("--cert and --key (ETCD_CERT, ETCD_KEY) go together", 2);
-  if (!tls && (sec.cacert || sec.cert)) throw new CliError("--cacert, --cert and --key need https:// endpoints in --etcd / ETCD", 2);
+  if ((sec.cert === undefined) !== (sec.key === undefined)) throw new CliError("--etcd-cert and --etcd-key (ETCD_CERT, ETCD_KEY) go together", 2);
+  if (!tls && (sec.cacert || sec.cert)) throw new CliError("--etcd-cacert, --etcd-cert and --etcd-key need https:// endpoints in --etcd / ETCD", 2);
   if (tls) {
     out.credentials = {
-      rootCertificate: sec.cacert ? readPem("--cacert", sec.cacert) : (undefined as unknown as Buffer),
-      privateKey: sec.key ? readPem("--key", sec.key) : undefined,
-      certChain: sec.cert ? readPem("--cert", sec.cert) : undefined,
+      rootCertificate: sec.cacert ? readPem("--etcd-cacert", sec.cacert) : (undefined as unknown as Buffer),
+      privateKey: sec.key ? readPem("--etcd-key", sec.key) : undefined,
+      certChain: sec.cert ? readPem("--etcd-cert", sec.cert) : undefined,
     };
   }
   if ((sec.user === undefined) !== (sec.password === undefined)) throw new CliError("--user and --password (ETCD_USER, ETCD_PASSWORD) go together", 2);

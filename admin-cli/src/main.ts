@@ -2,6 +2,8 @@
 // value written here is validated first with the engine's own code (src-lua/core).
 import { parseArgs, UsageError } from "./args";
 import { Command, GLOBAL_FLAGS, GLOBAL_VALUED, makeCtx } from "./cli";
+import { acmeCommands } from "./commands/acme";
+import { certCommands } from "./commands/cert";
 import { configCommands } from "./commands/config";
 import { domainCommands } from "./commands/domain";
 import { fleetCommands } from "./commands/fleet";
@@ -9,20 +11,24 @@ import { graphCommands } from "./commands/graph";
 import { registerCommands } from "./commands/register";
 import { upstreamCommands } from "./commands/upstream";
 import { CliError, loadEtcd3 } from "./etcd";
+import { confirmFleet } from "./nodes";
 import { makeOut } from "./output";
 
-const COMMANDS: Command[] = [...domainCommands, ...upstreamCommands, ...registerCommands, ...configCommands, ...fleetCommands, ...graphCommands];
+const COMMANDS: Command[] = [...domainCommands, ...upstreamCommands, ...registerCommands, ...configCommands, ...fleetCommands, ...graphCommands, ...certCommands, ...acmeCommands];
 const ALIASES: Record<string, string> = { f: "file", o: "output", h: "help", j: "json" };
 
 const GLOBAL_HELP = `Options for every command:
   --etcd host:port[,...]  etcd endpoints (default: $ETCD, else 127.0.0.1:2379)
   --name NAME             the key prefix /NAME/ (default: $ELBNAME, else ELB)
   --timeout S             seconds to wait for etcd (default 5)
-  --cacert FILE           https:// endpoints: the CA to check etcd's certificate (default: $ETCD_CACERT, else the system's)
-  --cert FILE, --key FILE a client certificate for etcd (default: $ETCD_CERT, $ETCD_KEY)
+  --etcd-cacert FILE      https:// endpoints: the CA to check etcd's certificate (default: $ETCD_CACERT, else the system's)
+  --etcd-cert FILE, --etcd-key FILE
+                          a client certificate for etcd (default: $ETCD_CERT, $ETCD_KEY)
   --user U, --password P  etcd authentication (default: $ETCD_USER, $ETCD_PASSWORD; prefer the variables)
   --json                  machine output
   --color / --no-color    colours (default: only when stdout is a terminal)
+  --wait[=SECONDS]        (commands that write) return once every live node in /NAME/nodes/
+                          applied the change (default 30 s); exit 4 naming the nodes that have not
   -h, --help              help`;
 
 function usage(cmds: Command[]): string {
@@ -36,16 +42,18 @@ function help(prefix?: string): string {
 }
 
 function commandHelp(c: Command): string {
-  const own = [...(c.valued ?? []).map((v) => `--${v} VALUE`), ...(c.flags ?? []).map((f) => `--${f}`)];
+  const own = [...(c.valued ?? []).map((v) => `--${v} VALUE`), ...(c.flags ?? []).map((f) => `--${f}`), ...(c.optional ?? []).map((f) => `--${f}[=SECONDS]`)];
   return `Usage: elbctl ${c.name} ${c.args}\n\n${c.summary}.\n${c.details ? `\n${c.details}\n` : ""}${own.length ? `\nOptions: ${own.join(", ")}\n` : ""}\n${GLOBAL_HELP}\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const allValued = new Set(GLOBAL_VALUED);
   for (const c of COMMANDS) for (const v of c.valued ?? []) allValued.add(v);
+  const allOptional = new Set<string>();
+  for (const c of COMMANDS) for (const v of c.optional ?? []) allOptional.add(v);
   let jsonOut = false;
   try {
-    const { positionals, options } = parseArgs(argv, [...allValued], ALIASES);
+    const { positionals, options } = parseArgs(argv, [...allValued], ALIASES, [...allOptional]);
     jsonOut = options.json === true;
     const [first, second] = positionals;
     if (!first || first === "help") {
@@ -67,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(cmd));
       return 0;
     }
-    const allowed = new Set([...GLOBAL_VALUED, ...GLOBAL_FLAGS, ...(cmd.valued ?? []), ...(cmd.flags ?? [])]);
+    const allowed = new Set([...GLOBAL_VALUED, ...GLOBAL_FLAGS, ...(cmd.valued ?? []), ...(cmd.flags ?? []), ...(cmd.optional ?? [])]);
     for (const k of Object.keys(options)) if (!allowed.has(k)) throw new UsageError(`elbctl ${cmd.name} has no option --${k} (elbctl ${cmd.name} --help)`);
     const out = makeOut(jsonOut, typeof options.color === "boolean" ? options.color : undefined);
     const ctx = makeCtx(out, options);
@@ -75,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
     const pos = positionals.slice(cmd.name.split(" ").length);
     try {
       const code = await cmd.run(ctx, pos);
+      if (typeof code === "number" && code !== 0) return code;
+      if (options.wait !== undefined && options.wait !== false) return await confirmFleet(ctx, options.wait);
       return typeof code === "number" ? code : 0;
     } finally {
       ctx.closeStore();

@@ -1,11 +1,34 @@
 // The routing configuration as elbctl sees it: read from etcd, validated with the engine's own
 // descriptions of each kind (src-lua/core/kinds), and planned as one transaction of differences.
 import "./host";
-import { groupPrefix, Kind, KINDS, keyOf, parseKey } from "../../src-lua/core/kinds/index";
+import { groupPrefix, Kind, KINDS as ALL_KINDS, keyOf, parseKey } from "../../src-lua/core/kinds/index";
 import { describe, pointer, type Problem } from "../../src-lua/core/problems";
+import { regexPolicy } from "../../src-lua/core/rules/regex-lint";
+import type { Warning } from "../../src-lua/core/rules/type";
 import type { Guard, Kv, Op, Store } from "./etcd";
 
-export type { Problem };
+export type { Problem, Warning };
+
+/**
+ * Runs a validation collecting what is valid but risky (regexes with nested unbounded
+ * quantifiers); with `strict` (--strict, or ELB_REGEX_STRICT=1 as the engine reads it) those are
+ * problems instead.
+ */
+export function collectWarnings<T>(strict: boolean, validate: () => T): { result: T; warnings: Warning[] } {
+  const warnings: Warning[] = [];
+  const was = regexPolicy.strict;
+  regexPolicy.strict = strict || process.env.ELB_REGEX_STRICT === "1";
+  regexPolicy.warnings = warnings;
+  try {
+    return { result: validate(), warnings };
+  } finally {
+    regexPolicy.strict = was;
+    regexPolicy.warnings = undefined;
+  }
+}
+
+/** The kinds the declarative file holds (certificates and ACME challenges are managed apart). */
+export const KINDS = ALL_KINDS.filter((k) => k.inFiles !== false);
 
 /**
  * The declarative file of `apply` and `export`, one section per kind (its fileSection):
@@ -35,7 +58,7 @@ export async function readCurrent(store: Store): Promise<Current> {
   for (const kind of KINDS) cur[kind.fileSection] = new Map();
   for (const kv of kvs) {
     const ref = parseKey(store.elbName, kv.key);
-    if (!ref) continue;
+    if (!ref || !KINDS.includes(ref.kind)) continue;
     const m = cur[ref.kind.fileSection] as Map<string, any>;
     if (!ref.kind.grouped) m.set(ref.name, kv);
     else {

@@ -142,8 +142,8 @@ ${ports.map((p) => `        listen ${HOST}:${p} backlog=4096;`).join("\n")}
   return h;
 }
 
-// The proxy settings ELB's location has (nginx/nginx.conf.tmpl), for plain nginx.
-const PROXY_SETTINGS = `
+// The proxy settings ELB's location has (nginx/proxy.conf), for plain nginx.
+export const PROXY_SETTINGS = `
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;

@@ -29,7 +29,8 @@ export const PATH = "/api/v1/items/42";
 /**
  * opts: port, path, host (Host header), close (Connection: close), duration (s),
  * connections, threads, headers {}, generator (a bench/lua file defining request()),
- * env (for the generator), cpu (a CPU list for taskset), timeout (s, per request).
+ * env (for the generator), cpu (a CPU list for taskset), timeout (s, per request),
+ * https (the URL is https://localhost:port: TLS with SNI "localhost").
  */
 export async function wrk(opts) {
   const duration = opts.duration ?? 5;
@@ -44,7 +45,7 @@ export async function wrk(opts) {
   if (opts.host) args.push("-H", `Host: ${opts.host}`);
   if (opts.close) args.push("-H", "Connection: close");
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push("-H", `${k}: ${v}`);
-  args.push(`http://127.0.0.1:${opts.port}${opts.path ?? PATH}`);
+  args.push(opts.https ? `https://localhost:${opts.port}${opts.path ?? PATH}` : `http://127.0.0.1:${opts.port}${opts.path ?? PATH}`);
   const p = start("wrk", "wrk", args, { env: { ...process.env, ...(opts.env ?? {}) }, cpu: opts.cpu, stopSignal: "SIGKILL" });
   const limit = setTimeout(() => stop(p, "SIGKILL", 1000), (duration + 20) * 1000);
   const { code } = await p.exited;

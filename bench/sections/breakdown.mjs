@@ -1,12 +1,12 @@
 // Where ELB's time goes: the CPU per request of a ladder of configurations, from plain nginx
 // to the full ELB, each adding one piece (ELB's nginx.conf with no per-request Lua, a Lua
 // balancer that sets a fixed peer, an empty access_by_lua, ELB's access phase, its balancer,
-// each further phase in the order of the config, statsd), interleaved; then a CPU profile of
+// each further phase in the order of the config, statsd, Prometheus metrics), interleaved; then a CPU profile of
 // the full ELB's worker with perf when perf works here.
 //
 // The rungs are variants of the nginx.conf that nginx/launch.sh renders, run by nginx directly
 // with the same environment; the engine's code is not changed.
-import { chmodSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { interleave, measure, ratiosTo } from "../lib/measure.mjs";
 import { freePort, run, sleep, start, stop, tmpDir } from "../../test/harness/index.mjs";
@@ -22,6 +22,20 @@ const PHASE_LINE = /^([ \t]*)(\w+)_by_lua_block \{ require\("phases\.(\w+)"\)\.r
 const PACE = { connections: 100, delayMs: 4 };
 
 
+/**
+ * ELB's nginx.conf as launch.sh rendered it into `dir`, with the files it includes from there
+ * (locations.conf, proxy.conf, tls-server.conf) written in place: the rungs run elsewhere, and
+ * edit `location /` as one block.
+ */
+export function renderedConf(dir) {
+  const inline = (text, depth) =>
+    text.replace(/^([ \t]*)include ([\w.-]+\.conf);[ \t]*$/gm, (line, indent, file) => {
+      if (depth > 3 || !existsSync(join(dir, file))) return line;
+      return inline(readFileSync(join(dir, file), "utf8"), depth + 1).replace(/^/gm, indent);
+    });
+  return inline(readFileSync(join(dir, "nginx.conf"), "utf8"), 0);
+}
+
 /** The text of the `location / { ... }` block (start and end offsets). */
 function locationBlock(conf) {
   const start = conf.indexOf("location / {");
@@ -35,7 +49,8 @@ function locationBlock(conf) {
 }
 
 /**
- * The rungs, from ELB's rendered conf: [{id, label, conf(port), statsd}], cumulative.
+ * The rungs, from ELB's rendered conf: [{id, label, conf(port), statsd, prometheus}], cumulative
+ * (run with ELB_METRICS=off unless `prometheus`).
  */
 export function ladder(conf, backendAddr) {
   const balancerLine = /^([ \t]*)balancer_by_lua_block \{ require\("phases\.balancer"\)\.run\(\) \}[ \t]*\n/m;
@@ -81,7 +96,9 @@ export function ladder(conf, backendAddr) {
     kept.push(p.module);
     rungs.push({ id: `elb-${p.module}`, label: `+ ELB's ${p.directive} phase${p.module === "log" ? " (statsd off)" : ""}`, opts: { balancer: "elb", access: "elb", extra: [...kept] } });
   }
-  rungs.push({ id: "elb-statsd", label: "+ statsd on = the full ELB", opts: { balancer: "elb", access: "elb", extra: [...kept] }, statsd: true });
+  rungs.push({ id: "elb-statsd", label: "+ statsd on", opts: { balancer: "elb", access: "elb", extra: [...kept] }, statsd: true });
+  // the rungs before run with ELB_METRICS=off: this one adds the per-worker Prometheus counts
+  rungs.push({ id: "elb-prometheus", label: "+ Prometheus metrics on = the full ELB", opts: { balancer: "elb", access: "elb", extra: [...kept] }, statsd: true, prometheus: true });
   return rungs.map((r) => ({ ...r, conf: (port) => build(port, r.opts) }));
 }
 
@@ -180,7 +197,7 @@ export default {
     // launch.sh renders the conf (and the domain and upstreams go to etcd through the API)
     const renderer = await startElb({ etcd: etcd.endpoint, elbName, waitLoaded: true });
     await configureElb(renderer, server);
-    const conf = readFileSync(join(renderer.dir, "nginx.conf"), "utf8");
+    const conf = renderedConf(renderer.dir);
     await renderer.stop();
     const rungs = ladder(conf, server);
     const procs = [];
@@ -195,6 +212,7 @@ export default {
         await copyConfig(etcd, elbName, name);
         const env = { ETCD: etcd.endpoint, ELBNAME: name };
         if (r.statsd) env.STATSD = statsd.addr;
+        env.ELB_METRICS = r.prometheus ? "on" : "off";
         const h = await startElbConf({ name: r.id, conf: r.conf(port), port, env, cpu: ctx.cpus.proxy, expectDomains: 1 });
         h.name = r.id;
         procs.push(h);
@@ -222,11 +240,11 @@ export default {
         };
       };
       const steps = targets.map((t, i) => row(t, i > 0 ? targets[i - 1].id : undefined));
-      const full = procs[1 + rungs.findIndex((x) => x.id === "elb-statsd")];
+      const full = procs[1 + rungs.findIndex((x) => x.id === "elb-prometheus")];
       const seconds = 3;
       const profile = await perfProfile(full, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
       if (profile.available) profile.nginx = await perfProfile(nginx, { seconds, wrkOpts: opts, dir: tmpDir("perf") });
-      const jit = await jitTraces(ctx, { conf: rungs.find((x) => x.id === "elb-statsd").conf(0), etcd, statsd, elbName, wrkOpts: opts, seconds: ctx.quick ? 2 : 3 }).catch((e) => ({ available: false, why: e.message }));
+      const jit = await jitTraces(ctx, { conf: rungs.find((x) => x.id === "elb-prometheus").conf(0), etcd, statsd, elbName, wrkOpts: opts, seconds: ctx.quick ? 2 : 3 }).catch((e) => ({ available: false, why: e.message }));
       return { rounds, duration_s: duration, pace: PACE, steps, runs: r, profile, jit };
     } finally {
       for (const p of procs.reverse()) await p.stop();

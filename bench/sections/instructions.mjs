@@ -16,11 +16,11 @@ import { DOMAIN } from "../lib/rules.mjs";
 import { plainNginxConf, startElb, startElbConf, startNginx } from "../lib/servers.mjs";
 import { fmt, int, ratio, signed } from "../lib/stats.mjs";
 import { PATH, UA } from "../lib/wrk.mjs";
-import { copyConfig, ladder } from "./breakdown.mjs";
+import { copyConfig, ladder, renderedConf } from "./breakdown.mjs";
 import { checkAnswer, configureElb } from "./proxy.mjs";
 
 const PROCESSES = 2;
-const RUNGS = ["elb-conf", "lua-balancer", "empty-access", "elb-access", "elb-balancer", "elb-log", "elb-statsd"];
+const RUNGS = ["elb-conf", "lua-balancer", "empty-access", "elb-access", "elb-balancer", "elb-log", "elb-statsd", "elb-prometheus"];
 
 function callgrind(dir) {
   return ["valgrind", "--tool=callgrind", "--smc-check=all-non-file", `--callgrind-out-file=${dir}/cg.%p`, "--dump-instr=no", "--compress-strings=no"];
@@ -99,7 +99,7 @@ export default {
     const elbName = "INSTR";
     const renderer = await startElb({ etcd: etcd.endpoint, elbName, waitLoaded: true });
     await configureElb(renderer, server);
-    const conf = readFileSync(join(renderer.dir, "nginx.conf"), "utf8");
+    const conf = renderedConf(renderer.dir);
     await renderer.stop();
     // ELB_INSTR_RUNGS=elb-access,elb-statsd: only these (to try a change; not for docs)
     const pick = process.env.ELB_INSTR_RUNGS?.split(",") ?? RUNGS;
@@ -137,6 +137,7 @@ export default {
         await copyConfig(etcd, elbName, name);
         const env = { ETCD: etcd.endpoint, ELBNAME: name };
         if (r.statsd) env.STATSD = statsd.addr;
+        env.ELB_METRICS = r.prometheus ? "on" : "off";
         const port = await freePort();
         return startElbConf({ name: `${r.id}-${n}`, conf: single(r.conf(port)), port, env, expectDomains: 1, wrap, timeoutMs: 120000 });
       });

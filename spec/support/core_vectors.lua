@@ -19,6 +19,7 @@ local choose = require("core.rules.choose")
 local lint = require("core.rules.regex-lint")
 local split = require("core.rules.split")
 local node_mod = require("core.rules.node")
+local graph = require("core.rules.graph")
 
 local function nul(v)
   if v == cjson.null then return nil end
@@ -358,6 +359,16 @@ describe("smooth weighted round robin", function()
         counts[p.addr] = (counts[p.addr] or 0) + 1
       end
       assert.same(c.counts, counts)
+    end)
+  end
+end)
+
+-- the rule graph's description: what GET /__erulb__/graph and elbctl graph draw (test/graph.test.ts)
+describe("rule graph descriptions", function()
+  for _, c in ipairs(vectors("graph").cases) do
+    it(c.name, function()
+      local got = graph.describeGraph(ruleset.compileRuleSet(c.ruleset).init)
+      assert.same(c.graph, json.decode(json.encode(got)))
     end)
   end
 end)

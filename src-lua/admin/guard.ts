@@ -42,10 +42,17 @@ function bearer(header: string | undefined): string | undefined {
   return token;
 }
 
-/** Why the caller may not use the API (a 403 message), or undefined. */
-export function refusal(): string | undefined {
+/** Why the caller's address may not reach the API (a 403 message), or undefined. */
+export function clientRefusal(): string | undefined {
   const remote = ngx.var.remote_addr ?? "";
   if (!allowed(remote, settings.adminAllow, string.byte as unknown as ByteAt)) return `forbidden: ${remote} is not in ELB_ADMIN_ALLOW`;
+  return undefined;
+}
+
+/** Why the caller may not use the API (a 403 message), or undefined. */
+export function refusal(): string | undefined {
+  const denied = clientRefusal();
+  if (denied !== undefined) return denied;
   const token = settings.adminToken;
   if (token !== undefined) {
     const given = bearer(ngx.var.http_authorization);

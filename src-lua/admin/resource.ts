@@ -9,6 +9,7 @@ import { Warning } from "../core/rules/type";
 import { encode } from "../config/json";
 import { write, Written } from "../config/write";
 import { settings } from "../node/settings";
+import * as fleet from "./fleet";
 import * as reply from "./reply";
 
 /** Answers {name: document, ...} from raw JSON texts, without decoding them. */
@@ -45,6 +46,8 @@ function apply(kind: Kind, planner: Planner, warnings: Warning[]): Written | und
     reply.fail(failure!.status, failure!.msg);
     return undefined;
   }
+  // ?wait=fleet: every live node of the fleet applied it, or 504 naming those that have not
+  if (!fleet.confirmed(written.revision)) return undefined;
   return written;
 }
 

@@ -1,10 +1,16 @@
 // The management API under /__erulb__/: the path as sent (only its own paths reach it), who
 // may call it (admin/guard.ts), then resource and method; writes take one of the node's slots.
-import { refusal, releaseWriteSlot, takeWriteSlot } from "./guard";
+import { clientRefusal, refusal, releaseWriteSlot, takeWriteSlot } from "./guard";
+import * as cert from "./cert";
+import * as changes from "./changes";
 import * as domain from "./domain";
 import * as dump from "./dump";
+import * as fleet from "./fleet";
+import * as graph from "./graph";
+import * as metrics from "./metrics";
 import * as policy from "./policy";
 import * as status from "./status";
+import * as ui from "./ui";
 import * as upstream from "./upstream";
 import * as reply from "./reply";
 
@@ -16,6 +22,11 @@ const routes: { [resource: string]: { [method: string]: Handler | undefined } } 
   dump: { PUT: dump.put },
   policy: { GET: policy.get, PUT: policy.put, DELETE: policy.del },
   status: { GET: status.get },
+  metrics: { GET: metrics.get },
+  fleet: { GET: fleet.get },
+  changes: { GET: changes.get },
+  graph: { GET: graph.get },
+  cert: { GET: cert.get, PUT: cert.put, DELETE: cert.del },
 };
 
 function allowedMethods(resource: { [method: string]: Handler | undefined }): string {
@@ -38,6 +49,11 @@ function rawPath(): string {
 export function run(): void {
   const uri = rawPath();
   if (uri !== "/__erulb__" && string.sub(uri, 1, 11) !== "/__erulb__/") return reply.fail(404, "no such path");
+  // the dashboard's files hold no data: the allow-list applies, the page asks for the token
+  if (ui.owns(uri)) {
+    const denied = clientRefusal();
+    return denied === undefined ? ui.serve(uri) : reply.fail(403, denied);
+  }
   const why = refusal();
   if (why !== undefined) return reply.fail(403, why);
   const [name] = string.match(uri, "^/__erulb__/([%w_]+)/?$");

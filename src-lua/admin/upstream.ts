@@ -19,6 +19,7 @@ export function get(): void {
       const s = new LuaTable<string, unknown>();
       s.set("addr", addr);
       s.set("name", addr);
+      s.set("params", up.servers.get(addr)!.raw);
       s.set("weight", p.weight);
       s.set("max_fails", p.maxFails);
       s.set("fail_timeout", p.failTimeout);

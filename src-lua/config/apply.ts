@@ -5,7 +5,7 @@ import { parseHostPort } from "../core/address";
 import { ByteAt } from "../core/balancer/algorithm";
 import { newPeer, Peer, usableCount } from "../core/balancer/peer";
 import { algorithms } from "../core/balancer/algorithms";
-import { checkStored, domains as domainKind, KeyRef, keyOf, Kind, KINDS, parseKey, policies as policyKind, servers as serverKind } from "../core/kinds/index";
+import { certs as certKind, challenges as challengeKind, checkStored, domains as domainKind, KeyRef, keyOf, Kind, KINDS, parseKey, policies as policyKind, servers as serverKind } from "../core/kinds/index";
 import { defaultPolicy, normalizePolicy, Policy } from "../core/policy";
 import { Problem } from "../core/problems";
 import { CompiledRuleSet, compileRuleSet, RuleKind, RuleNode, successors } from "../core/ruleset";
@@ -15,7 +15,8 @@ import { fillKeys } from "../health/state";
 import { decode } from "./json";
 import { resolve } from "../node/resolve";
 import { settings } from "../node/settings";
-import { counts, Domain, domains, hostIndex, policies, Server, Upstream, upstreams, literals, wildcards } from "./view";
+import { applyCert } from "./certs";
+import { certs, challenges, counts, Domain, domains, hostIndex, policies, Server, Upstream, upstreams, literals, wildcards } from "./view";
 
 function describeProblems(problems: Problem[]): string {
   const parts: string[] = [];
@@ -229,6 +230,11 @@ const appliers: { [kind: string]: (this: void, ref: KeyRef, value: string | unde
   domain: (ref, value) => applyRules(ref.name, value),
   server: (ref, value) => applyServer(ref.name, ref.member, value),
   policy: (ref, value) => applyPolicy(ref.name, value),
+  cert: (ref, value) => applyCert(ref.name, value),
+  challenge: (ref, value) => {
+    if (value === undefined) challenges.delete(ref.name);
+    else challenges.set(ref.name, value);
+  },
 };
 
 /** Grouped kinds: the keys of a group's members as this worker holds them. */
@@ -257,6 +263,12 @@ const stored: { [kind: string]: (this: void, add: Add) => void } = {
   },
   policy: (add) => {
     for (const [name, p] of policies) add(keyOf(settings.elbName, policyKind, name), p.raw);
+  },
+  cert: (add) => {
+    for (const [name, c] of certs) add(keyOf(settings.elbName, certKind, name), c.raw);
+  },
+  challenge: (add) => {
+    for (const [token, auth] of challenges) add(keyOf(settings.elbName, challengeKind, token), auth);
   },
 };
 

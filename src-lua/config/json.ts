@@ -1,12 +1,14 @@
 // JSON in Lua: cjson with the decoded-shape rules core/ validation needs (cjson decodes both
 // {} and [] to an empty table, so an empty table passes as either), installed for core/ with
-// the PCRE check as the engine's host (core/host.ts). Only JSON as RFC 8259 defines it is
-// decoded, from the API and from etcd alike: cjson's NaN, Infinity and hex numbers are off,
-// the text must be UTF-8, numbers are JSON's ("1." and "01" are not), a string must not hold a
-// raw control character; an empty array is told from an empty object.
+// the PCRE check and OpenSSL's X.509 (tls/x509.ts) as the engine's host (core/host.ts). Only
+// JSON as RFC 8259 defines it is decoded, from the API and from etcd alike: cjson's NaN,
+// Infinity and hex numbers are off, the text must be UTF-8, numbers are JSON's ("1." and "01"
+// are not), a string must not hold a raw control character; an empty array is told from an
+// empty object.
 import * as cjson from "cjson.safe";
 import { Decoded, useHost } from "../core/host";
 import { useJsonShape } from "../core/json-shape";
+import { checkKey, issued, readCertificate } from "../tls/x509";
 import { pcreCheck } from "./regex";
 
 cjson.decode_invalid_numbers(false);
@@ -28,9 +30,15 @@ function decodeJson(this: void, text: string): Decoded {
   return { value, error };
 }
 
+/** Inside nginx, its cached clock; under plain LuaJIT (busted), the C library's. */
+function now(this: void): number {
+  const n = rawget(_G, "ngx" as any) as Ngx | undefined;
+  return n !== undefined ? n.now() : os.time();
+}
+
 export function install(): void {
   useJsonShape({ isArray, isObject });
-  useHost({ decodeJson, encodeJson: encode, checkRegex: pcreCheck });
+  useHost({ decodeJson, encodeJson: encode, checkRegex: pcreCheck, readCertificate, checkKey, issued, now });
 }
 
 /** Whether `tok` (a run of letters, digits, ".", "+", "-" outside strings) is a JSON literal or number. */

@@ -9,6 +9,7 @@ import { etcd } from "../etcd/connection";
 import { EtcdFailure, failure } from "../etcd/failure";
 import { holds } from "../node/leader";
 import { settings } from "../node/settings";
+import * as recent from "./recent";
 import * as store from "./store";
 import { Change } from "./store";
 import { letOthersRun } from "../node/pause";
@@ -68,6 +69,8 @@ export function loadAll(term: number): EtcdFailure | undefined {
   if (cerr !== undefined) return failure("refused", `etcd's configuration could not be stored here: ${cerr}`);
   store.setWatchedRevision(revision);
   store.setStatus("loaded", true);
+  store.setStatus("full_reloads", (store.getStatus("full_reloads") ?? 0) + 1);
+  recent.record(revision, "load", rootPrefix(settings.elbName), `${n} keys read, ${changes.length} changed`);
   ngx.update_time();
   ngx.log(ngx.NOTICE, string.format("loaded %d keys from etcd at revision %d in %.2fs, %d changed", n, revision, ngx.now() - started, changes.length));
   return undefined;

@@ -3,6 +3,7 @@
 // regex matches per domain that the match limit cut off.
 import { isLeader, leaderPid } from "../node/leader";
 import { settings } from "../node/settings";
+import { certStatus } from "./certs";
 import { regexLimitHits } from "./counters";
 import * as store from "./store";
 import { counts } from "./view";
@@ -34,6 +35,7 @@ export function nodeStatus(): object {
     etcd: store.getStatus("etcd") ?? "not contacted yet",
     domains: counts.domains,
     upstreams: counts.upstreams,
+    certificates: certStatus(14),
     last_event: store.lastSeq(),
     invalid_keys: store.invalidKeys(),
     regex_limit_hits: regexLimitHits(),

@@ -1,10 +1,12 @@
 // What one worker routes by: compiled domains and upstreams, keyed by name. The access and
-// balancer phases read these tables; config/apply.ts is the only writer. Plain Lua.
+// balancer phases read these tables (the ssl_certificate phase the certificates); config/apply.ts
+// is the only writer. Plain Lua.
 import { CompiledRuleSet } from "../core/ruleset";
 import { Algorithm, AlgorithmState } from "../core/balancer/algorithm";
 import { Peer } from "../core/balancer/peer";
 import { Policy } from "../core/policy";
 import { ServerParams } from "../core/server-params";
+import { CertSummary } from "../core/certs";
 
 export interface Domain {
   name: string;
@@ -115,3 +117,25 @@ export function peerByKey(key: string): LuaMultiReturn<[Upstream | undefined, Pe
   }
   return $multi(up, undefined);
 }
+
+/** A TLS certificate from /$ELBNAME/certs/<name>; chain and key are parsed at its first handshake. */
+export interface Cert {
+  name: string;
+  raw: string;
+  summary: CertSummary;
+  /** the PEM texts, until parsed */
+  certPem: string;
+  keyPem: string;
+  /** ngx.ssl.parse_pem_cert / parse_pem_priv_key cdata; undefined until the first handshake */
+  chain: unknown;
+  key: unknown;
+}
+
+/** every certificate, by its name under /$ELBNAME/certs/ */
+export const certs = new LuaTable<string, Cert>();
+
+/** the certificate a handshake gets for a name it covers (a host, or "*.<parent>") */
+export const certFor = new LuaTable<string, Cert>();
+
+/** ACME HTTP-01 key authorizations, by token */
+export const challenges = new LuaTable<string, string>();

@@ -12,33 +12,48 @@ import { EtcdFailure, failure } from "../etcd/failure";
 import { holds } from "../node/leader";
 import { admit, loadAll } from "./loader";
 import { settings } from "../node/settings";
+import * as recent from "./recent";
 import * as store from "./store";
 import { Change } from "./store";
 
 const READ_TIMEOUT_MS = 1000;
 
-/** Commits one watch message's events, a revision at a time, in etcd's order. */
+/**
+ * Commits one watch message's events, a revision at a time, in etcd's order. A revision that
+ * changed no configuration key (a node's registry entry) is only marked as seen: the store's
+ * revision, which the registry publishes, stays that of the newest configuration change. One
+ * whose values were all refused still counts as applied (they are skipped, as documented).
+ */
 function commitEvents(events: WatchEvent[]): void {
   let batch: Change[] = [];
   let batchRev = 0;
+  let routing = false;
   for (let i = 0; i <= events.length; i++) {
     const ev = events[i];
     const rev = ev === undefined ? -1 : ev.kv.modRevision;
     if (batchRev !== 0 && rev !== batchRev) {
-      const [, err] = store.commit(batch, batchRev);
-      if (err !== undefined) ngx.log(ngx.ERR, `cannot apply revision ${batchRev}: ${err}`);
+      if (routing) {
+        const [, err] = store.commit(batch, batchRev);
+        if (err !== undefined) ngx.log(ngx.ERR, `cannot apply revision ${batchRev}: ${err}`);
+      }
       store.setWatchedRevision(batchRev);
       batch = [];
+      routing = false;
     }
     if (ev === undefined) break;
     batchRev = rev;
     const key = ev.kv.key;
     if (parseKey(settings.elbName, key) === undefined) continue;
+    routing = true;
     if (ev.type === "delete") {
       store.clearInvalid(key);
       batch.push({ key, value: undefined });
+      recent.record(rev, "delete", key, "");
     } else if (admit(key, ev.kv.value, rev)) {
       batch.push({ key, value: ev.kv.value });
+      recent.record(rev, "put", key, "");
+    } else {
+      recent.record(rev, "invalid", key, store.invalidKeys().get(key)?.error ?? "");
     }
   }
 }

@@ -1,14 +1,14 @@
 // An upstream's balancing policy, stored as JSON at /$ELBNAME/policies/<upstream>:
 //   {"algorithm", "hash_on", "sticky", "healthcheck", "retries", "timeouts", "on_all_down",
-//    "fail_statuses"}
+//    "fail_statuses", "tls"}
 // every field optional. validatePolicy says everything that is wrong (JSON pointers under
 // `path`); normalizePolicy turns a valid value into the defaults-filled Policy the engine uses.
 // Pure: runs under Node (vitest, elbctl) and as Lua (nginx, busted) with the same meaning.
 
 import { checkSeconds, checkStatusList, checkUnknown, checkWhole, contains, numbers } from "./checks";
 import { checkHealthCheck, HealthCheck, normalizeHealthCheck } from "./healthcheck";
-import { isObject } from "./json-shape";
-import { checkHeaderName } from "./names";
+import { isObject, sortedKeys } from "./json-shape";
+import { checkDomain, checkHeaderName } from "./names";
 import { Problem, describe, pointer } from "./problems";
 
 export type { HealthCheck };
@@ -35,6 +35,22 @@ export interface Timeouts {
   connect: number;
   send: number;
   read: number;
+  /** seconds an upgraded connection (WebSocket) may stay silent; 0: Upgraded.Idle */
+  upgraded: number;
+}
+
+/** Seconds an upgraded connection may stay silent: when the policy does not say (a day), at most (a week). */
+export const enum Upgraded {
+  Idle = 86400,
+  MaxIdle = 604800,
+}
+
+/** TLS to the upstream's servers (policy "tls" with "enabled": true). */
+export interface UpstreamTls {
+  /** verify the server's chain (against the node's ELB_UPSTREAM_CA) and its name */
+  verify: boolean;
+  /** the SNI name sent and verified; undefined: the request's host */
+  serverName: string | undefined;
 }
 
 export interface Policy {
@@ -50,9 +66,12 @@ export interface Policy {
   onAllDown: string;
   /** answers from a server that count as a passive-health failure (e.g. 500, 502, 503, 504) */
   failStatuses: number[];
+  /** HTTPS to the servers; undefined: plain HTTP */
+  tls: UpstreamTls | undefined;
 }
 
-export const POLICY_FIELDS = ["algorithm", "fail_statuses", "hash_on", "healthcheck", "on_all_down", "retries", "sticky", "timeouts"];
+export const POLICY_FIELDS = ["algorithm", "fail_statuses", "hash_on", "healthcheck", "on_all_down", "retries", "sticky", "timeouts", "tls"];
+const TLS_FIELDS = ["enabled", "server_name", "verify"];
 export const MAX_RETRIES = 100;
 export const MAX_STICKY_TTL = 315360000; // ten years
 
@@ -148,10 +167,11 @@ export function validatePolicy(v: unknown, path: string, problems: Problem[]): v
     if (!isObject(timeouts)) {
       problems.push({ path: at, error: `must be an object like {"connect": 1, "send": 10, "read": 30}, got ${describe(timeouts)}` });
     } else {
-      checkUnknown(timeouts, ["connect", "read", "send"], at, "timeouts", problems);
+      checkUnknown(timeouts, ["connect", "read", "send", "upgraded"], at, "timeouts", problems);
       for (const name of ["connect", "read", "send"]) {
         if (timeouts[name] !== undefined) checkSeconds(timeouts[name], pointer(at, name), 0.001, 3600, problems);
       }
+      if (timeouts["upgraded"] !== undefined) checkSeconds(timeouts["upgraded"], pointer(at, "upgraded"), 1, Upgraded.MaxIdle, problems);
     }
   }
   const onAllDown = v["on_all_down"];
@@ -159,6 +179,29 @@ export function validatePolicy(v: unknown, path: string, problems: Problem[]): v
     problems.push({ path: pointer(path, "on_all_down"), error: `must be "fail" or "any", got ${typeof onAllDown === "string" ? `"${onAllDown}"` : describe(onAllDown)}` });
   }
   if (v["fail_statuses"] !== undefined) checkStatusList(v["fail_statuses"], pointer(path, "fail_statuses"), 400, problems);
+  if (v["tls"] !== undefined) checkTls(v["tls"], pointer(path, "tls"), problems);
+}
+
+function checkTls(tls: unknown, at: string, problems: Problem[]): void {
+  if (!isObject(tls)) {
+    problems.push({ path: at, error: `must be an object like {"enabled": true, "verify": true, "server_name": "api.internal"}, got ${describe(tls)}` });
+    return;
+  }
+  for (const k of sortedKeys(tls)) {
+    if (k === "ca") {
+      problems.push({ path: pointer(at, k), error: "a CA per upstream is not supported: nginx 1.22 reads proxy_ssl_trusted_certificate once at start, so ELB verifies every upstream against the node's ELB_UPSTREAM_CA file (put the CA there)" });
+    } else if (!contains(TLS_FIELDS, k)) {
+      problems.push({ path: pointer(at, k), error: `unknown tls field "${k}" (known: ${TLS_FIELDS.join(", ")})` });
+    }
+  }
+  for (const k of ["enabled", "verify"]) {
+    if (tls[k] !== undefined && typeof tls[k] !== "boolean") problems.push({ path: pointer(at, k), error: `must be true or false, got ${describe(tls[k])}` });
+  }
+  const name = tls["server_name"];
+  if (name !== undefined) {
+    const err = typeof name === "string" ? checkDomain(name) : `must be a host name (a string), got ${describe(name)}`;
+    if (err !== undefined) problems.push({ path: pointer(at, "server_name"), error: err });
+  }
 }
 
 function hashVar(spec: HashSpec): string {
@@ -185,6 +228,7 @@ export function defaultPolicy(): Policy {
     timeouts: undefined,
     onAllDown: "any",
     failStatuses: [],
+    tls: undefined,
   };
 }
 
@@ -201,8 +245,10 @@ export function normalizePolicy(v: { [key: string]: any }): Policy {
   if (v["healthcheck"] !== undefined) p.healthcheck = normalizeHealthCheck(v["healthcheck"]);
   if (v["retries"] !== undefined) p.retries = v["retries"];
   const t = v["timeouts"];
-  if (t !== undefined) p.timeouts = { connect: t["connect"] ?? 0, send: t["send"] ?? 0, read: t["read"] ?? 0 };
+  if (t !== undefined) p.timeouts = { connect: t["connect"] ?? 0, send: t["send"] ?? 0, read: t["read"] ?? 0, upgraded: t["upgraded"] ?? 0 };
   if (v["on_all_down"] !== undefined) p.onAllDown = v["on_all_down"];
   p.failStatuses = numbers(v["fail_statuses"], []);
+  const tls = v["tls"];
+  if (tls !== undefined && tls["enabled"] !== false) p.tls = { verify: tls["verify"] === true, serverName: tls["server_name"] };
   return p;
 }

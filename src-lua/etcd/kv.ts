@@ -57,6 +57,9 @@ export interface RangeOptions {
   keysOnly?: boolean;
   countOnly?: boolean;
   serializable?: boolean;
+  /** order of the keys returned (etcd's sort_order and sort_target) */
+  sortOrder?: "ASCEND" | "DESCEND";
+  sortTarget?: "KEY" | "VERSION" | "CREATE" | "MOD" | "VALUE";
 }
 
 export interface PrefixResult {
@@ -166,6 +169,8 @@ export function rangeBody(key: string, rangeEnd: string | undefined, opts: Range
     keys_only: opts?.keysOnly === true ? true : undefined,
     count_only: opts?.countOnly === true ? true : undefined,
     serializable: opts?.serializable === true ? true : undefined,
+    sort_order: opts?.sortOrder,
+    sort_target: opts?.sortTarget,
   };
 }
 

@@ -12,6 +12,7 @@
 // Every change is logged and counted (state.ts changed()).
 import { HealthCheck, isHealthyStatus, nodeStateOf } from "../core/healthcheck";
 import { Peer } from "../core/balancer/peer";
+import { UpstreamTls } from "../core/policy";
 import { isLeader, leaderPid } from "../node/leader";
 import { upstreams } from "../config/view";
 import { changed, DRAIN, forgetChecks, OFFLINE, readCounters, stateBits, UNHEALTHY, writeBits, writeCheck } from "./state";
@@ -36,13 +37,21 @@ function stateName(bits: number): string {
 }
 
 /** Sends the check; the answer's status, or an error. */
-function probe(peer: Peer, hc: HealthCheck): LuaMultiReturn<[number, undefined] | [undefined, string]> {
+function probe(peer: Peer, hc: HealthCheck, tls: UpstreamTls | undefined): LuaMultiReturn<[number, undefined] | [undefined, string]> {
   const sock = ngx.socket.tcp();
   const ms = hc.timeout * 1000;
   sock.settimeouts(ms, ms, ms);
   const port = hc.port > 0 ? hc.port : peer.port;
   const [ok, err] = sock.connect(peer.ip, port);
   if (ok === undefined) return $multi(undefined, `connect to ${peer.ip}:${port}: ${err}`);
+  if (tls !== undefined) {
+    // an HTTPS upstream is checked over TLS, with its SNI name, without verifying the certificate
+    const [hs, herr] = sock.sslhandshake(undefined, tls.serverName ?? string.match(hc.host, "^[^:]+")[0] ?? peer.ip, false);
+    if (hs === undefined) {
+      sock.close();
+      return $multi(undefined, `TLS handshake with ${peer.ip}:${port}: ${herr}`);
+    }
+  }
   let host = hc.host;
   if (host === "") {
     host = peer.addr;
@@ -120,10 +129,10 @@ export function record(peer: Peer, hc: HealthCheck, status: number | undefined, 
   }
 }
 
-function check(this: void, premature: boolean, peer: Peer, hc: HealthCheck): void {
+function check(this: void, premature: boolean, peer: Peer, hc: HealthCheck, tls: UpstreamTls | undefined): void {
   if (!premature) {
     const [ok, e] = pcall(() => {
-      const [status, err] = probe(peer, hc);
+      const [status, err] = probe(peer, hc, tls);
       // the lead may have moved while the check ran: only the leader writes
       if (leading) record(peer, hc, status, err);
     });
@@ -147,7 +156,7 @@ function schedule(): void {
       const at = due.get(key);
       if (at !== undefined && now < at) continue;
       if (runningCount >= MAX_RUNNING) break;
-      const [ok, err] = ngx.timer.at(0, check, peer, hc);
+      const [ok, err] = ngx.timer.at(0, check, peer, hc, up.policy.tls);
       if (ok === undefined) {
         ngx.log(ngx.ERR, "cannot start the health check of ", key, ": ", err);
         continue;

@@ -2,11 +2,14 @@
 // with nginx's meaning of max_fails/fail_timeout: a server that fails max_fails times within
 // fail_timeout seconds is not picked for the next fail_timeout seconds. A failure is a
 // connect error or a timeout, or an answer whose status the policy's fail_statuses lists.
+// Every failure is also counted for Prometheus (a worker-local table, metrics/aggregate.ts).
 // Plain Lua: the balancer phase asks state.ts isDown for candidates.
 import { Peer } from "../core/balancer/peer";
 import { changed, countFailure, takeOut } from "./state";
+import { failed } from "../metrics/aggregate";
 
 export function recordFailure(peer: Peer): void {
+  failed(peer.key);
   const p = peer.params;
   if (p.maxFails === 0) return;
   const n = countFailure(peer.key, p.failTimeout);

@@ -10,6 +10,8 @@ ffi.cdef(`int kill(int pid, int sig);`);
 
 const locks = ngx.shared.elb_locks!;
 const KEY = "leader";
+/** how many times a worker of this node took the lead */
+const CHANGES = "leader_changes";
 const TTL = 5;
 const TICK = 0.2;
 
@@ -37,6 +39,12 @@ export function holds(t: number): boolean {
 export function leaderPid(): number | undefined {
   const [holder] = locks.get(KEY);
   return holder;
+}
+
+/** How many times a worker of this node took the lead (since nginx started). */
+export function leaderChanges(): number {
+  const [n] = locks.get(CHANGES);
+  return n ?? 0;
 }
 
 /** kill(pid, 0) fails with ESRCH only when there is no such process. */
@@ -85,6 +93,7 @@ function tick(this: void, premature: boolean): void {
 function becomeLeader(): void {
   leading = true;
   term += 1;
+  locks.incr(CHANGES, 1, 0);
   ngx.log(ngx.NOTICE, "worker ", ngx.worker.pid(), " leads this node");
   for (const t of tasks) ngx.timer.at(0, t, term);
 }

@@ -4,7 +4,8 @@
 // closures, no tables made per request (captures, addresses and templates use reused tables).
 // A regex match cut off by the match limit (lua_regex_match_limit) is a miss, counted. A backend
 // with set_response_headers hands its request over to location @elb_response_headers, whose
-// header filter sets them: the other requests pay nothing for it.
+// header filter sets them, and one whose upstream speaks TLS to @elb_tls or @elb_tls_verify
+// (phases/upstream_tls.ts): the other requests pay nothing for either.
 import { ByteAt } from "../core/balancer/algorithm";
 import { hash32 } from "../core/balancer/hash";
 import { inAny, parseIp } from "../core/cidr";
@@ -13,6 +14,7 @@ import { branchByHash, branchByRandom } from "../core/rules/choose";
 import { RuleKind, RuleNode, Template } from "../core/rules/node";
 import { regexLimitHit } from "../config/counters";
 import { Domain, domains, literals, lookupWildcard, upstreams, Upstream } from "../config/view";
+import { handoffTo } from "./upstream_tls";
 
 const reFind = ngx.re.find;
 const reMatch = ngx.re.match;
@@ -35,7 +37,7 @@ for (let b = 0; b < 256; b++) {
 }
 
 /**
- * What a request handed over to @elb_response_headers routes by. ngx.exec to a named location
+ * What a request handed over to @elb_response_headers (or an HTTPS upstream's location) routes by. ngx.exec to a named location
  * runs that location's phases at once, before any other request: resume() takes it there.
  */
 const handoff: { domain: Domain | undefined; up: Upstream | undefined; node: RuleNode | undefined } = { domain: undefined, up: undefined, node: undefined };
@@ -153,7 +155,7 @@ function respond(node: RuleNode): void {
   return ngx.exit(node.status!);
 }
 
-/** The access phase of @elb_response_headers: the routing decision run() made for this request. */
+/** The access phase of @elb_response_headers and @elb_tls*: the routing decision run() made for this request. */
 export function resume(): void {
   const node = handoff.node;
   if (node === undefined) {
@@ -163,7 +165,7 @@ export function resume(): void {
   const ctx = ngx.ctx;
   ctx.elb_domain = handoff.domain;
   ctx.elb_up = handoff.up;
-  ctx.elb_resp = node;
+  ctx.elb_resp = node.responseHeaderNames !== undefined ? node : undefined;
   handoff.domain = undefined;
   handoff.up = undefined;
   handoff.node = undefined;
@@ -200,11 +202,11 @@ export function run(): void {
         const path = render(t, false);
         ngx.req.set_uri(string.sub(path, 1, 1) === "/" ? path : "/" + path, false);
       }
-      if (node.responseHeaderNames !== undefined) {
+      if (node.responseHeaderNames !== undefined || up.policy.tls !== undefined) {
         handoff.domain = domain;
         handoff.up = up;
         handoff.node = node;
-        return ngx.exec("@elb_response_headers");
+        return ngx.exec(handoffTo(up));
       }
       ctx.elb_up = up;
       return;

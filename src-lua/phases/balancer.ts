@@ -13,6 +13,7 @@ import { Peer } from "../core/balancer/peer";
 import { Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { checkBits, enter, isDown, leave, refreshSince, OFFLINE, UNHEALTHY } from "../health/state";
+import { Upgraded } from "../core/policy";
 
 /**
  * What ends the balancer phase when no server can be used: nginx's "no live upstreams"
@@ -61,7 +62,12 @@ function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
   else if (retries > up.peers.length - 1) retries = up.peers.length - 1;
   if (retries > 0) balancer.set_more_tries(retries);
   const t = policy.timeouts;
-  if (t !== undefined) {
+  if (ngx.var.http_upgrade !== undefined) {
+    // an upgraded connection (WebSocket) lives on nginx's send and read timeouts: not the
+    // request's, but how long it may stay silent
+    const idle = t !== undefined && t.upgraded > 0 ? t.upgraded : Upgraded.Idle;
+    balancer.set_timeouts(t !== undefined && t.connect > 0 ? t.connect : undefined, idle, idle);
+  } else if (t !== undefined) {
     balancer.set_timeouts(t.connect > 0 ? t.connect : undefined, t.send > 0 ? t.send : undefined, t.read > 0 ? t.read : undefined);
   }
   if (up.slowStart) {

@@ -5,13 +5,16 @@ import "../config/json";
 import { load, settings } from "../node/settings";
 import * as snapshot from "../config/snapshot";
 import * as store from "../config/store";
+import * as metrics from "../metrics/flush";
 // the hot path, loaded here so that workers share these modules from the master
 import "./access";
 import "./balancer";
 import "./log";
+import "./ssl_certificate";
+import "./acme_challenge";
 
 export function run(): void {
-  const err = load();
+  const err = load() ?? metrics.configure();
   if (err !== undefined) error(`ELB: ${err}`, 0);
   // The store survives a reload (HUP): keep it, unless the node now has another name.
   if (store.getStatus("elbname") !== settings.elbName) {

@@ -8,6 +8,7 @@ import * as watcher from "../config/watcher";
 import { settings } from "../node/settings";
 import { poll, syncAll } from "../config/sync";
 import * as statsd from "../metrics/statsd";
+import * as metrics from "../metrics/flush";
 import { resolve } from "../node/resolve";
 import * as healthChecker from "../health/checker";
 import { forgetInflight, publishInflight } from "../health/state";
@@ -33,6 +34,7 @@ export function run(): void {
   ngx.timer.every(POLL_INTERVAL, tick);
   leader.start([watcher.run, registry.run, snapshot.run]);
   healthChecker.start(); // active health checks: one worker of the node runs them
+  metrics.start(); // Prometheus: this worker's counts go to the elb_metrics dict on a timer
   if (settings.statsdHost !== undefined) {
     // cosockets resolve only through nginx's resolver, which ignores /etc/hosts
     const [ip, err] = resolve(settings.statsdHost);

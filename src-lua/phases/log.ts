@@ -1,11 +1,14 @@
 // The log phase: the request leaves its server (in-flight counts, the algorithm's feedback,
-// fail_statuses for passive health), then per-request statsd aggregation (when STATSD is set).
-// Plain Lua.
+// fail_statuses for passive health), then the per-worker Prometheus counts (metrics/aggregate.ts,
+// unless ELB_METRICS=off) and statsd aggregation (when STATSD is set). Plain Lua.
 import { Peer } from "../core/balancer/peer";
 import { Domain, lookupDomain, peerByKey, Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { leave } from "../health/state";
+import * as aggregate from "../metrics/aggregate";
 import * as statsd from "../metrics/statsd";
+
+const prometheus = aggregate.settings;
 
 /** The last number of a list nginx keeps per try ("0.002, 0.010" -> 0.010). */
 function lastNumber(list: string | undefined): number | undefined {
@@ -36,18 +39,25 @@ function finishByKey(key: string): void {
 export function run(): void {
   const ctx = ngx.ctx;
   const peer: Peer | undefined = ctx.elb_peer;
+  let served: string | undefined = undefined;
   if (peer !== undefined) {
-    leave(peer.key);
+    served = peer.key;
+    leave(served);
     finish(ctx.elb_up, peer);
   } else {
     const key = ngx.var.elb_peer;
-    if (key !== undefined && key !== "") finishByKey(key);
+    if (key !== undefined && key !== "") {
+      finishByKey(key);
+      served = key;
+    }
   }
-  if (!statsd.enabled) return;
+  const counting = prometheus.enabled;
+  if (!counting && !statsd.enabled) return;
   // after an error_page redirect ngx.ctx is gone: find the domain again
   let domain: Domain | undefined = ctx.elb_domain;
   if (domain === undefined) domain = lookupDomain(ngx.var.host ?? "");
-  if (domain === undefined) return;
-  const cost = (ngx.now() - ngx.req.start_time()) * 1000;
-  statsd.record(domain.metric, ngx.status, cost);
+  const status = ngx.status;
+  const seconds = ngx.now() - ngx.req.start_time();
+  if (counting) aggregate.count(domain === undefined ? aggregate.UNMATCHED : domain.name, served, status, seconds);
+  if (domain !== undefined && statsd.enabled) statsd.record(domain.metric, status, seconds * 1000);
 }

@@ -39,6 +39,7 @@ declare module "ffi" {
   export function cast(ctype: string, value: any): any;
   export function gc(cdata: any, finalizer: any): any;
   export function errno(): number;
+  export function load(name: string): any;
   export const C: any;
 }
 
@@ -52,3 +53,13 @@ declare module "bit" {
   function tobit(x: number): number;
 }
 
+
+/** @noSelf */
+declare module "ngx.ssl" {
+  function server_name(): LuaMultiReturn<[string | undefined, string | undefined]>;
+  function clear_certs(): LuaMultiReturn<[boolean | undefined, string | undefined]>;
+  function parse_pem_cert(pem: string): LuaMultiReturn<[unknown, string | undefined]>;
+  function parse_pem_priv_key(pem: string): LuaMultiReturn<[unknown, string | undefined]>;
+  function set_cert(chain: unknown): LuaMultiReturn<[boolean | undefined, string | undefined]>;
+  function set_priv_key(key: unknown): LuaMultiReturn<[boolean | undefined, string | undefined]>;
+}

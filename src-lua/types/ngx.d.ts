@@ -102,6 +102,7 @@ declare interface Ngx {
   get_body_data(this: void): string | undefined;
   get_body_file(this: void): string | undefined;
   start_time(this: void): number;
+  get_uri_args(this: void, max?: number): { [name: string]: string | boolean | string[] | undefined };
   };
   readonly re: {
   find(this: void, subject: string, regex: string, options?: string, ctx?: LuaTable, nth?: number): LuaMultiReturn<[number | undefined, number | undefined, string | undefined]>;
@@ -113,6 +114,7 @@ declare interface Ngx {
   print(this: void, ...args: any[]): void;
   log(this: void, level: number, ...args: any[]): void;
   exit(this: void, status: number): never;
+  exec(this: void, uri: string, args?: string): never;
   sleep(this: void, seconds: number): void;
   now(this: void): number;
   time(this: void): number;
@@ -132,6 +134,7 @@ declare const ngx: Ngx;
 declare interface NgxTcpSocket {
   receiveany(this: NgxTcpSocket, max: number): LuaMultiReturn<[string | undefined, string | undefined]>;
   getreusedtimes(this: NgxTcpSocket): LuaMultiReturn<[number | undefined, string | undefined]>;
+  sslhandshake(this: NgxTcpSocket, session: unknown, serverName: string | undefined, verify: boolean): LuaMultiReturn<[unknown, string | undefined]>;
 }
 
 // Added for etcd over TLS (etcd/http.ts) and the admin token check (admin/router.ts).

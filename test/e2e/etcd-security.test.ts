@@ -131,10 +131,10 @@ describe("etcd over https with client certificates", () => {
     await expect(startElb({ etcd: "127.0.0.1:1", env: { ETCD_CACERT: f("good-ca.crt") }, timeoutMs: 5000 })).rejects.toThrow(/need https:\/\/ endpoints/);
   });
 
-  it("elbctl talks to it with --cacert/--cert/--key or the same variables", async () => {
+  it("elbctl talks to it with --etcd-cacert/--etcd-cert/--etcd-key or the same variables", async () => {
     const port = etcd.endpoint.split(":").pop();
     const env = { ELBNAME: "TLS", ETCD: `https://localhost:${port}` };
-    const set = await elbctl(env, "upstream", "set", "cli", "127.0.0.1:9", "--cacert", f("good-ca.crt"), "--cert", f("client.crt"), "--key", f("client.key"));
+    const set = await elbctl(env, "upstream", "set", "cli", "127.0.0.1:9", "--etcd-cacert", f("good-ca.crt"), "--etcd-cert", f("client.crt"), "--etcd-key", f("client.key"));
     expect(set.code, set.stderr).toBe(0);
     const ls = await elbctl({ ...env, ETCD_CACERT: f("good-ca.crt"), ETCD_CERT: f("client.crt"), ETCD_KEY: f("client.key") }, "upstream", "ls", "--no-health", "--json");
     expect(ls.code, ls.stderr).toBe(0);

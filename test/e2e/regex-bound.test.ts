@@ -151,6 +151,9 @@ describe("the match limit", () => {
       expect(status.regex_limit_hits["attack.test"]).toBe(result.requests);
       expect(status.regex_limit_hits["calm.test"]).toBeUndefined();
       expect(status.regex_limit_hits["graph.test"]).toBeUndefined();
+      const metrics = (await elb.request({ path: "/__erulb__/metrics" })).body;
+      expect(metrics).toContain(`elb_regex_match_limit_hits_total{domain="attack.test"} ${result.requests}`);
+      expect(metrics).not.toMatch(/elb_regex_match_limit_hits_total\{domain="calm\.test"\}/);
       // logged once for the rule in this minute, however many times it happened
       const lines = elb.errorLog().split("\n").filter((l) => l.includes("domain attack.test: rule u (ua): the regex (a+)+$ was cut off at the match limit"));
       expect(lines.length).toBe(1);

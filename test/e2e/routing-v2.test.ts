@@ -193,7 +193,7 @@ describe("matchers, each hitting and missing", () => {
     await expectBody("ip-local.test", "miss", "/", { "X-Forwarded-For": "10.1.2.3" });
   });
 
-  it("scheme: http here (https waits for the TLS listener)", async () => {
+  it("scheme: http on the HTTP listener (https on the HTTPS one: tls.test.ts)", async () => {
     await expectBody("http.test", "hit");
     await expectBody("https.test", "miss");
   });
@@ -581,5 +581,15 @@ describe("elbctl", () => {
     expect(refused.stderr).toContain("/CTL/rules/bad.test /rules/s/args/branches: branches must not be empty");
     const got = await request({ port: elb.port, path: "/__erulb__/status" });
     expect(got.status).toBe(200);
+  });
+  it("apply prints the same warnings for a whole file; --strict refuses it", async () => {
+    const f = join(tmp, "risky.yaml");
+    writeFileSync(f, JSON.stringify({ domains: { "risky-file.test": { init: "u", rules: { u: { type: "ua", args: { pattern: "(a+)+$", succ: "b" } }, b: backend("up") } } } }));
+    const warned = await elbctl(["apply", "-f", f]);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toContain("elbctl: warning: " + f + " /domains/risky-file.test/rules/u/args/pattern (key /CTL/rules/risky-file.test): (a+)+: nested unbounded quantifiers");
+    const strict = await elbctl(["apply", "-f", f, "--strict", "--prune"]);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain("is invalid, nothing written");
   });
 });

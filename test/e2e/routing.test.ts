@@ -55,8 +55,9 @@ describe("the seed README scenario", () => {
     const sortByAddr = (l: any[]) => [...l].sort((x, y) => x.addr.localeCompare(y.addr));
     // the Eru fields, then this node's view of each server's health
     const health = { state: "up", healthy: true, fails: 0, active: 0, changes: 0 };
-    expect(sortByAddr(got.up1)).toEqual(sortByAddr([a.addr, b.addr].map((addr) => ({ addr, name: addr, weight: 1, max_fails: 1, fail_timeout: 10, ...health }))));
-    expect(got.up2).toEqual([{ addr: b.addr, name: b.addr, weight: 10, max_fails: 2, fail_timeout: 10, ...health }]);
+    // (and params: the text stored, which the dashboard's actions write back)
+    expect(sortByAddr(got.up1)).toEqual(sortByAddr([a.addr, b.addr].map((addr) => ({ addr, name: addr, weight: 1, max_fails: 1, fail_timeout: 10, params: "", ...health }))));
+    expect(got.up2).toEqual([{ addr: b.addr, name: b.addr, weight: 10, max_fails: 2, fail_timeout: 10, params: "max_fails=2 weight=10", ...health }]);
   });
 
   it("PUT domain with the ua -> path -> backend graph answers OK and GET returns it", async () => {

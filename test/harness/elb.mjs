@@ -32,6 +32,8 @@ export function haveBuild() {
  * @property {number} [timeoutMs] how long to wait for the ELB to answer, default 20 s
  * @property {number | string} [cpu] pin launch.sh and what it starts to this CPU list
  * @property {boolean} [keepalive] requests through the handle reuse connections
+ * @property {boolean} [tls] an HTTPS listener on a port picked now (ELB_TLS_LISTEN); default none
+ * @property {number} [tlsPort] its port, when it must be this one
  */
 
 /**
@@ -39,6 +41,7 @@ export function haveBuild() {
  * @property {string} name
  * @property {number} port
  * @property {string} url "http://127.0.0.1:port"
+ * @property {number} tlsPort the HTTPS listener's port (0: none)
  * @property {string} prefix its runtime dir (nginx.conf, logs, nginx.pid)
  * @property {string} etcd the embedded etcd's "127.0.0.1:port" when opts.etcd was omitted, else opts.etcd
  * @property {string} elbName
@@ -67,8 +70,9 @@ export async function startElb(opts = {}) {
   const prefix = opts.prefix ?? tmpDir("elb");
   const port = opts.port ?? (await freePort());
   const elbName = opts.elbName ?? "ELB";
+  const tlsPort = opts.tls || opts.tlsPort ? (opts.tlsPort ?? (await freePort())) : 0;
   /** @type {NodeJS.ProcessEnv} */
-  const env = { ...process.env, ELBNAME: elbName, ELB_PREFIX: prefix, ELB_LISTEN: `${HOST}:${port}`, ELB_WORKERS: String(opts.workers ?? 2), ELB_STOP_TIMEOUT: "5" };
+  const env = { ...process.env, ELBNAME: elbName, ELB_PREFIX: prefix, ELB_LISTEN: `${HOST}:${port}`, ELB_WORKERS: String(opts.workers ?? 2), ELB_STOP_TIMEOUT: "5", ELB_TLS_LISTEN: tlsPort ? `${HOST}:${tlsPort}` : "off" };
   for (const k of ["ETCD", "STATSD", "ELB_LOG_STDOUT", "ELB_ADMIN_TOKEN"]) delete env[k];
   if (opts.etcd) env.ETCD = opts.etcd;
   else env.ELB_ETCD_PORT = String(await freePortPair());
@@ -99,6 +103,7 @@ export async function startElb(opts = {}) {
     name: `elb ${elbName}`,
     port,
     url: `http://${HOST}:${port}`,
+    tlsPort,
     prefix,
     etcd: opts.etcd ?? `${HOST}:${env.ELB_ETCD_PORT}`,
     elbName,

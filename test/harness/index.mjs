@@ -8,10 +8,12 @@
 // it; `node bench/run.mjs` must run without a TypeScript loader, while vitest and tsc (with
 // allowJs, tsconfig.node.json) read these modules and their JSDoc types as they are.
 export * from "./backend.mjs";
+export * from "./certs.mjs";
 export * from "./elb.mjs";
 export * from "./etcd.mjs";
 export * from "./http.mjs";
 export * from "./nginx.mjs";
+export * from "./pebble.mjs";
 export * from "./ports.mjs";
 export * from "./procs.mjs";
 export * from "./statsd.mjs";

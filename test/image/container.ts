@@ -25,10 +25,12 @@ export interface ContainerOptions {
   env: Record<string, string>;
   /** "volume:/path" */
   volume?: string;
+  /** the HTTPS listener's port (ELB_TLS_LISTEN, 443 in the image); none when absent: the host's 443 stays free */
+  tlsPort?: number;
 }
 
 export async function runElb(made: Made, o: ContainerOptions): Promise<ElbContainer> {
-  const env = { ELB_LISTEN: `127.0.0.1:${o.port}`, ELB_WORKERS: "2", ...o.env };
+  const env = { ELB_LISTEN: `127.0.0.1:${o.port}`, ELB_TLS_LISTEN: o.tlsPort ? `127.0.0.1:${o.tlsPort}` : "off", ELB_WORKERS: "2", ...o.env };
   const args = ["run", "--detach", "--pull=never", "--name", o.name, "--network", "host"];
   for (const [k, v] of Object.entries(env)) args.push("--env", `${k}=${v}`);
   if (o.volume) args.push("--volume", o.volume);

@@ -8,7 +8,7 @@
 //   3. builds the image (vfs storage, chroot isolation), reports its build time and size
 //   4. with ETCD (an etcd this test starts), ELBNAME and STATSD: the Eru README's scenario
 //   5. without ETCD: the embedded etcd, its data in a volume across restarts and containers
-//   6. the HTTPS listener: a marked place, not checked until the image has one
+//   6. the HTTPS listener: 443 in the image; a certificate through the API, one HTTPS request
 //   7. removes every container, volume and image it made, and its store unless kept
 //
 // ELB_IMAGE_STORE=<dir> keeps the store there, with the base images, for the next run.
@@ -16,7 +16,8 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, etcdctl, freePort, freePortPair, startBackend, startEtcd, startStatsd, stopAll, waitFor, type Backend, type Statsd } from "../e2e/harness";
+import https from "node:https";
+import { REPO_ROOT, etcdctl, freePort, freePortPair, makeCa, makeCert, opensslView, startBackend, startEtcd, startStatsd, stopAll, waitFor, type Backend, type Statsd } from "../e2e/harness";
 import { SLIM, nodeBase, slimBase, type Base } from "./bases";
 import { runElb, type ElbContainer } from "./container";
 import { Made, imageIds, makeStore, podman, removeStore, run, type Store } from "./podman";
@@ -288,22 +289,52 @@ async function withEmbeddedEtcd(made: Made): Promise<void> {
 }
 
 /**
- * The HTTPS listener: port 443 in the image, set by ELB_TLS_LISTEN. It comes with the edge issue
- * and is not built yet: until the image has it this says so; once the image exposes 443 or
- * sets ELB_TLS_LISTEN, this fails until the check is written here (run a container with a
- * certificate, request over TLS with SNI on the ELB_TLS_LISTEN port picked at run time).
+ * The HTTPS listener: port 443 in the image (EXPOSE, ELB_TLS_LISTEN=443), run here on a port
+ * picked now. A certificate made by the test (its own CA) goes through the admin API; one
+ * HTTPS request with its SNI name, trusting only that CA, is routed to the test's backend.
  */
-async function httpsListener(built: Built): Promise<string> {
-  const exposes = Object.keys(built.config.ExposedPorts ?? {}).some((p) => p.startsWith("443/"));
-  const env = (built.config.Env ?? []).some((e) => e.startsWith("ELB_TLS_LISTEN="));
-  if (!exposes && !env) {
-    out("  not checked yet: the image has no HTTPS listener (443, ELB_TLS_LISTEN) until the edge issue lands");
-    return "not checked yet: the image has none until the edge issue lands";
-  }
-  await check("HTTPS listener", async () => {
-    throw new Error("the image now has an HTTPS listener (EXPOSE 443 or ELB_TLS_LISTEN): write its check in httpsListener() in test/image/run.ts");
+async function httpsListener(built: Built, made: Made): Promise<string> {
+  await check("the image exposes 443 and sets ELB_TLS_LISTEN=443", async () => {
+    assert(Object.keys(built.config.ExposedPorts ?? {}).includes("443/tcp"), `exposed: ${JSON.stringify(built.config.ExposedPorts)}`);
+    assert(built.config.Env?.includes("ELB_TLS_LISTEN=443"), `environment: ${JSON.stringify(built.config.Env)}`);
   });
-  return "FAILED: the image has one, its check is not written";
+  const web = await startBackend("secure");
+  const port = await freePort();
+  const tlsPort = await freePort();
+  const ca = makeCa("image-test CA");
+  const leaf = makeCert(ca, { names: ["secure.test"] });
+  let elb!: ElbContainer;
+  await check("a certificate PUT through the admin API", async () => {
+    elb = await runElb(made, { name: `${NAME}-https`, image: IMAGE, port, tlsPort, env: { ELB_ETCD_PORT: String(await freePortPair()) } });
+    await adminPut(elb, "cert", { "secure.test": { cert: leaf.cert, key: leaf.key } });
+    await adminPut(elb, "upstream", { secure: { [web.addr]: "" } });
+    await adminPut(elb, "domain", { "secure.test": { init: "b", rules: { b: { type: "backend", args: { servername: "secure" } } } } });
+    const got = (await elb.request({ path: "/__erulb__/cert" })).json;
+    assert(got?.["secure.test"]?.names?.[0] === "secure.test", `GET cert: ${JSON.stringify(got)}`);
+  });
+  let detail = "";
+  await check("one HTTPS request with SNI secure.test, trusting only the test's CA", async () => {
+    const r = await new Promise<{ status: number; body: string; fp: string }>((res, rej) => {
+      const req = https.request({ host: "127.0.0.1", port: tlsPort, path: "/over-tls", servername: "secure.test", headers: { Host: "secure.test" }, ca: ca.cert, agent: false, timeout: 10_000 }, (resp) => {
+        let body = "";
+        resp.on("data", (b) => (body += b));
+        resp.on("end", () => res({ status: resp.statusCode ?? 0, body, fp: (resp.socket as import("node:tls").TLSSocket).getPeerCertificate().fingerprint256 }));
+      });
+      req.on("error", rej);
+      req.end();
+    });
+    assert(r.status === 200, `status ${r.status}: ${r.body}`);
+    const seen = JSON.parse(r.body);
+    assert(seen.backend === "secure" && seen.headers["x-forwarded-proto"] === "https", `the backend saw ${r.body}`);
+    assert(r.fp === opensslView(leaf.cert).fingerprint, `served ${r.fp}`);
+    detail = `127.0.0.1:${tlsPort}, certificate ${r.fp.slice(0, 23)}..., X-Forwarded-Proto: https`;
+    return detail;
+  });
+  await check("podman stop: graceful, exit 0", async () => {
+    const { ms } = await gracefulStop(elb, 0);
+    return `${ms} ms`;
+  });
+  return `checked: ${detail}`;
 }
 
 // ---- the run ----------------------------------------------------------------------------------
@@ -316,7 +347,7 @@ async function main(): Promise<number> {
   const bases: Base[] = [];
   let cleaning: Promise<void> | undefined;
   const summary: string[] = [];
-  let https = "not checked: no image was built";
+  let httpsResult = "not checked: no image was built";
 
   const cleanup = () =>
     (cleaning ??= (async () => {
@@ -385,7 +416,7 @@ async function main(): Promise<number> {
     await part("with ETCD, ELBNAME and STATSD (an etcd on 127.0.0.1 started by the test)", () => withExternalEtcd(made!));
     await part("without ETCD: the embedded etcd, its data in a volume", () => withEmbeddedEtcd(made!));
     await part("HTTPS listener", async () => {
-      https = await httpsListener(built!);
+      httpsResult = await httpsListener(built!, made!);
     });
   }
   await cleanup();
@@ -395,7 +426,7 @@ async function main(): Promise<number> {
   if (store) out(`  base images: ${store.kept ? `kept in ${store.dir} for the next run (ELB_IMAGE_STORE)` : "removed with the run's store (set ELB_IMAGE_STORE to keep them)"}`);
   for (const s of summary) out(`  ${s}`);
   if (!built) out("  build time, image size: no image was built");
-  out(`  HTTPS listener (443, ELB_TLS_LISTEN): ${https}`);
+  out(`  HTTPS listener (443, ELB_TLS_LISTEN): ${httpsResult}`);
   out(`${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;
 }

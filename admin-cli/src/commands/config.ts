@@ -7,7 +7,7 @@ import { stringify as toYaml } from "yaml";
 import { Command, Ctx, str } from "../cli";
 import { CliError, MAX_TXN_OPS_DEFAULT, retryTxn } from "../etcd";
 import { readData } from "../files";
-import { Change, exportConfig, plan, Problem, readCurrent, validateConfig } from "../model";
+import { Change, collectWarnings, exportConfig, plan, Problem, readCurrent, validateConfig } from "../model";
 import { paint } from "../output";
 import { groupPrefix, keyOf, KINDS } from "../../../src-lua/core/kinds/index";
 
@@ -34,15 +34,17 @@ export const configCommands: Command[] = [
     name: "apply",
     args: "-f <config.yaml|config.json|-> [--dry-run] [--prune]",
     summary: "apply a whole declarative configuration (domains, upstreams, policies) in one transaction",
+    optional: ["wait"],
     details:
-      "Each upstream in the file gets exactly the servers listed; domains and policies in the file are written when they differ. With --prune, what the file does not name is removed. The file is validated whole with the engine's code first; on any problem nothing is written. --dry-run prints the changes and writes nothing. One etcd transaction holds at most 128 operations by default (--max-ops to match a raised --max-txn-ops).",
+      "Each upstream in the file gets exactly the servers listed; domains and policies in the file are written when they differ. With --prune, what the file does not name is removed. The file is validated whole with the engine's code first; on any problem nothing is written. --dry-run prints the changes and writes nothing. One etcd transaction holds at most 128 operations by default (--max-ops to match a raised --max-txn-ops). Risky regexes (nested unbounded quantifiers) are printed as warnings; with --strict (or ELB_REGEX_STRICT=1) they are problems and nothing is written.",
     valued: ["file", "max-ops"],
-    flags: ["dry-run", "prune"],
+    flags: ["dry-run", "prune", "strict"],
     async run(ctx) {
       const file = str(ctx, "file");
       if (!file) throw new CliError("usage: elbctl apply -f <config.yaml|json> [--dry-run] [--prune]", 2);
       const problems: Problem[] = [];
-      const want = validateConfig(readData(file), problems);
+      const data = readData(file);
+      const { result: want, warnings } = collectWarnings(ctx.opts.strict === true, () => validateConfig(data, problems));
       if (!want) {
         const lines = problems.map((p) => {
           const key = keyOfProblem(ctx.elbName, p.path);
@@ -50,6 +52,7 @@ export const configCommands: Command[] = [
         });
         throw new CliError(`${file} is invalid, nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${lines.join("\n")}`);
       }
+      if (!ctx.out.json) for (const w of warnings) ctx.out.err(`elbctl: warning: ${file} ${w.path}${keyOfProblem(ctx.elbName, w.path) ? ` (key ${keyOfProblem(ctx.elbName, w.path)})` : ""}: ${w.warning}`);
       const prune = ctx.opts.prune === true;
       const dry = ctx.opts["dry-run"] === true;
       const maxOps = Number(str(ctx, "max-ops") ?? MAX_TXN_OPS_DEFAULT);
@@ -70,6 +73,7 @@ export const configCommands: Command[] = [
       };
       if (dry) await attempt();
       else rev = await retryTxn(`apply ${file}`, attempt);
+      if (!dry && changes.length > 0 && rev !== null) ctx.wrote = rev;
       ctx.out.print(
         () => {
           for (const c of changes) ctx.out.line(describeChange(ctx, c));
@@ -78,7 +82,7 @@ export const configCommands: Command[] = [
           else if (dry) ctx.out.line(`dry run: ${n} change${n > 1 ? "s" : ""} would be applied, nothing written`);
           else ctx.out.line(`applied ${n} change${n > 1 ? "s" : ""} in one transaction (revision ${rev})`);
         },
-        { dryRun: dry, changes, revision: dry ? null : rev },
+        { dryRun: dry, changes, revision: dry ? null : rev, warnings },
       );
     },
   },

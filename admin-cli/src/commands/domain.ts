@@ -1,11 +1,9 @@
 // domain ls | get | set | rm: the rule sets at /$ELBNAME/rules/<domain>.
 import { domains, keyOf } from "../../../src-lua/core/kinds/index";
-import { regexPolicy } from "../../../src-lua/core/rules/regex-lint";
-import { Warning } from "../../../src-lua/core/rules/type";
 import { Command, Ctx, str } from "../cli";
 import { CliError } from "../etcd";
 import { readData } from "../files";
-import { checkDocument, Problem, readCurrent } from "../model";
+import { checkDocument, collectWarnings, Problem, readCurrent } from "../model";
 import { paint, problemLines, table } from "../output";
 
 function backends(rs: any): string[] {
@@ -56,6 +54,7 @@ export const domainCommands: Command[] = [
     name: "domain set",
     args: "<domain> -f <ruleset.json|yaml|-> [--strict]",
     summary: "validate a rule set with the engine's code, then write it",
+    optional: ["wait"],
     details:
       "Warnings (regexes with nested unbounded quantifiers, which the engine cuts off at its match limit) are printed on stderr and the rule set is written; with --strict (or ELB_REGEX_STRICT=1) they are errors and nothing is written.",
     valued: ["file"],
@@ -66,19 +65,11 @@ export const domainCommands: Command[] = [
       const rs = readData(file);
       const key = keyOf(ctx.elbName, domains, domain);
       const problems: Problem[] = [];
-      const warnings: Warning[] = [];
-      const strict = regexPolicy.strict;
-      regexPolicy.strict = ctx.opts.strict === true || process.env.ELB_REGEX_STRICT === "1";
-      regexPolicy.warnings = warnings;
-      try {
-        checkDocument(domains, domain, rs, "", problems);
-      } finally {
-        regexPolicy.strict = strict;
-        regexPolicy.warnings = undefined;
-      }
+      const { warnings } = collectWarnings(ctx.opts.strict === true, () => checkDocument(domains, domain, rs, "", problems));
       if (problems.length > 0) throw new CliError(`invalid rule set for ${key} (from ${file}), nothing written: ${problems.length} problem${problems.length > 1 ? "s" : ""}\n${problemLines(key, problems)}`);
       if (!ctx.out.json) for (const w of warnings) ctx.out.err(`elbctl: warning: ${key} ${w.path}: ${w.warning}`);
       const rev = await ctx.store().txn([], [{ put: key, value: JSON.stringify(rs) }]);
+      if (rev !== false) ctx.wrote = rev;
       ctx.out.print(() => ctx.out.line(`set ${key} (revision ${rev})`), { key, revision: rev, warnings });
       const cur = await readCurrent(ctx.store());
       for (const up of backends(rs)) {
@@ -90,6 +81,7 @@ export const domainCommands: Command[] = [
     name: "domain rm",
     args: "<domain>",
     summary: "remove a domain's rule set",
+    optional: ["wait"],
     async run(ctx, [domain]) {
       if (!domain) throw new CliError("which domain? elbctl domain rm <domain>", 2);
       const key = keyOf(ctx.elbName, domains, domain);
@@ -97,6 +89,7 @@ export const domainCommands: Command[] = [
       if (!kv) throw new CliError(`no domain ${domain} (no key ${key})`);
       const rev = await ctx.store().txn([{ key, modRevision: kv.modRevision }], [{ del: key }]);
       if (rev === false) throw new CliError(`${key} changed while being removed; nothing done, try again`);
+      ctx.wrote = rev;
       ctx.out.print(() => ctx.out.line(`removed ${key}`), { key, removed: true, revision: rev });
     },
   },

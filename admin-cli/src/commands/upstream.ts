@@ -96,6 +96,7 @@ async function setState(ctx: Ctx, upstream: string | undefined, addr: string | u
     value = formatServerParams(p);
     return ctx.store().txn([{ key, modRevision: kv.modRevision }], [{ put: key, value, lease: kv.lease }]);
   });
+  ctx.wrote = rev;
   const word = state === "drain" ? "draining" : state === "offline" ? "offline" : "enabled";
   ctx.out.print(() => ctx.out.line(`${u} ${a}: ${word} (params "${value}")`), { upstream: u, server: a, state: word, params: value, revision: rev });
 }
@@ -133,6 +134,7 @@ export const upstreamCommands: Command[] = [
     name: "upstream set",
     args: "<name> <host:port>[=params]...",
     summary: "replace an upstream's servers in one transaction (e.g. 10.0.0.1:80='weight=2 backup')",
+    optional: ["wait"],
     async run(ctx, [name, ...members]) {
       const u = need(name, "upstream set <name> <host:port>[=params]...");
       if (members.length === 0) throw new CliError("an upstream needs at least one server: elbctl upstream set <name> <host:port>[=params]... (elbctl upstream rm removes one)", 2);
@@ -165,6 +167,7 @@ export const upstreamCommands: Command[] = [
         changed = ops.length;
         return ctx.store().txn(guards, ops);
       });
+      if (changed > 0) ctx.wrote = rev;
       ctx.out.print(() => ctx.out.line(`set ${u}: ${want.size} server${want.size > 1 ? "s" : ""} (${changed} key${changed === 1 ? "" : "s"} changed)`), { upstream: u, servers: Object.fromEntries(want), changed, revision: rev });
     },
   },
@@ -172,6 +175,7 @@ export const upstreamCommands: Command[] = [
     name: "upstream rm",
     args: "<name> [--policy]",
     summary: "remove every server of an upstream (--policy: its policy too)",
+    optional: ["wait"],
     flags: ["policy"],
     async run(ctx, [name]) {
       const u = need(name, "upstream rm <name>");
@@ -181,6 +185,7 @@ export const upstreamCommands: Command[] = [
       const ops: Op[] = [{ del: groupPrefix(ctx.elbName, servers, u), prefix: true }];
       if (pkv) ops.push({ del: pkv.key });
       const rev = await ctx.store().txn([], ops);
+      if (rev !== false) ctx.wrote = rev;
       ctx.out.print(() => ctx.out.line(`removed ${u} (${have.size} server${have.size === 1 ? "" : "s"}${pkv ? ", and its policy" : ""})`), { upstream: u, removed: [...have.keys()], policy: Boolean(pkv), revision: rev });
     },
   },
@@ -188,6 +193,7 @@ export const upstreamCommands: Command[] = [
     name: "server add",
     args: "<upstream> <host:port> [--params 'weight=2 ...']",
     summary: "add a server to an upstream (or set the params of one already there)",
+    optional: ["wait"],
     valued: ["params"],
     async run(ctx, [upstream, addr]) {
       const u = need(upstream, "server add <upstream> <host:port> [--params ...]");
@@ -197,6 +203,7 @@ export const upstreamCommands: Command[] = [
       const key = keyOf(ctx.elbName, servers, u, a);
       const old = await ctx.store().get(key);
       const rev = await ctx.store().txn([], [{ put: key, value: params }]);
+      if (rev !== false) ctx.wrote = rev;
       const what = old ? (old.value === params ? "already there" : `params "${old.value}" -> "${params}"`) : "added";
       ctx.out.print(() => ctx.out.line(`${u} ${a}: ${what}`), { upstream: u, server: a, params, added: !old, revision: rev });
     },
@@ -205,6 +212,7 @@ export const upstreamCommands: Command[] = [
     name: "server rm",
     args: "<upstream> <host:port>",
     summary: "remove a server from an upstream",
+    optional: ["wait"],
     async run(ctx, [upstream, addr]) {
       const u = need(upstream, "server rm <upstream> <host:port>");
       const a = need(addr, "server rm <upstream> <host:port>");
@@ -212,6 +220,7 @@ export const upstreamCommands: Command[] = [
       const kv = await ctx.store().get(key);
       if (!kv) throw new CliError(`${a} is not a member of ${u} (no key ${key})`);
       const rev = await ctx.store().txn([], [{ del: key }]);
+      if (rev !== false) ctx.wrote = rev;
       ctx.out.print(() => ctx.out.line(`${u} ${a}: removed`), { upstream: u, server: a, removed: true, revision: rev });
     },
   },
@@ -219,24 +228,28 @@ export const upstreamCommands: Command[] = [
     name: "server drain",
     args: "<upstream> <host:port>",
     summary: "no new clients for the server (sticky ones stay): adds drain, removes down",
+    optional: ["wait"],
     run: (ctx, [u, a]) => setState(ctx, u, a, "drain"),
   },
   {
     name: "server enable",
     args: "<upstream> <host:port>",
     summary: "back in service: removes drain and down, keeps the other params",
+    optional: ["wait"],
     run: (ctx, [u, a]) => setState(ctx, u, a, "enable"),
   },
   {
     name: "server offline",
     args: "<upstream> <host:port>",
     summary: "never used: adds down, removes drain",
+    optional: ["wait"],
     run: (ctx, [u, a]) => setState(ctx, u, a, "offline"),
   },
   {
     name: "switch",
     args: "<upstream> <host:port> [--params '...']",
     summary: "in one transaction, make this server the only member (blue/green; switching back is the same command)",
+    optional: ["wait"],
     details: "The server keeps its params when it is already a member; otherwise it gets --params (default none). Every other member is removed in the same etcd transaction, so a reader sees either the old members or the new one, never a mix or an empty upstream.",
     valued: ["params"],
     async run(ctx, [upstream, addr]) {
@@ -247,6 +260,7 @@ export const upstreamCommands: Command[] = [
       const key = keyOf(ctx.elbName, servers, u, a);
       let removed: string[] = [];
       let params = "";
+      let writes = 0;
       const rev = await retryTxn(`switch ${u}`, async () => {
         const have = await readGroup(ctx.store(), servers, u);
         if (have.size === 0) throw new CliError(`no upstream ${u} (no keys under ${groupPrefix(ctx.elbName, servers, u)}); create it with elbctl upstream set ${u} ${a}`);
@@ -264,8 +278,10 @@ export const upstreamCommands: Command[] = [
         params = given ?? cur?.value ?? "";
         if (!cur) guards.push({ key, modRevision: 0 });
         if (!cur || cur.value !== params) ops.push({ put: key, value: params, lease: cur?.lease });
+        writes = ops.length;
         return ctx.store().txn(guards, ops);
       });
+      if (writes > 0) ctx.wrote = rev;
       ctx.out.print(
         () => ctx.out.line(`switched ${u} to ${a}${removed.length ? ` (removed ${removed.join(", ")})` : " (already the only member)"}`),
         { upstream: u, server: a, params, removed, revision: rev },

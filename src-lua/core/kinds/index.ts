@@ -3,15 +3,17 @@
 //   /$ELBNAME/<section>/<name>/<member>   grouped kinds (upstreams/<name>/<host:port>)
 // Keys under /$ELBNAME/ that no kind claims (nodes/, ...) are not configuration.
 import { Problem } from "../problems";
+import { certs } from "./certs";
+import { challenges } from "./challenges";
 import { domains } from "./domains";
 import { Kind, KeyRef } from "./kind";
 import { policies } from "./policies";
 import { servers } from "./servers";
 
 export type { Kind, KeyRef };
-export { domains, policies, servers };
+export { certs, challenges, domains, policies, servers };
 
-export const KINDS: Kind[] = [domains, servers, policies];
+export const KINDS: Kind[] = [domains, servers, policies, certs, challenges];
 
 export function rootPrefix(elbName: string): string {
   return `/${elbName}/`;

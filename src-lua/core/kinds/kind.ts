@@ -12,6 +12,8 @@ export interface Kind {
   section: string;
   /** the section of elbctl's declarative file: "domains", "upstreams", "policies" */
   fileSection: string;
+  /** false: not part of elbctl's apply/export files (certificates and their keys, ACME challenges) */
+  inFiles?: boolean;
   /**
    * grouped kinds have two levels, /<section>/<name>/<member> (an upstream's servers): the API
    * and files carry {name: {member: value}}, and a PUT replaces the whole group. Flat kinds

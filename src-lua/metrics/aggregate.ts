@@ -1,0 +1,79 @@
+// The Prometheus counters of one worker, kept in plain Lua tables on the hot path: requests by
+// domain and status class with a duration histogram, requests by upstream server and status
+// class, passive failures by server. Nothing here touches a shared dict: metrics/flush.ts adds
+// what was counted to the elb_metrics dict on a timer and starts the tables afresh. Plain Lua.
+
+/** Upper bounds of the request duration buckets (seconds); the last one is +Inf. */
+export const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.huge];
+
+/** Status classes: index 1..5 for 1xx..5xx, 0 for a status outside 100..599 (none was sent). */
+export const CLASSES = ["unknown", "1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/** The label of requests whose Host matched no domain (they are counted, under this name). */
+export const UNMATCHED = "unmatched";
+
+export interface Tally {
+  /** by status class (CLASSES) */
+  codes: number[];
+  /** by duration bucket (BOUNDS), not cumulative */
+  buckets: number[];
+  /** seconds, summed */
+  sum: number;
+}
+
+export const settings = { enabled: false };
+
+let byDomain = new LuaTable<string, Tally>();
+let byServer = new LuaTable<string, number[]>();
+let failures = new LuaTable<string, number>();
+
+function newTally(): Tally {
+  return { codes: [0, 0, 0, 0, 0, 0], buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], sum: 0 };
+}
+
+/**
+ * A request ended: domain `name` (the configured domain's name, or UNMATCHED) answered `status`
+ * after `seconds`; `server` is the key ("<upstream>|<host:port>") of the server its last try
+ * went to, if any ("<upstream>|" when none could be picked: flush.ts skips it).
+ */
+export function count(name: string, server: string | undefined, status: number, seconds: number): void {
+  let c = math.floor(status / 100);
+  if (c < 1 || c > 5) c = 0;
+  let t = byDomain.get(name);
+  if (t === undefined) {
+    t = newTally();
+    byDomain.set(name, t);
+  }
+  t.codes[c] = t.codes[c] + 1;
+  let i = 0;
+  while (seconds > BOUNDS[i]) i = i + 1;
+  t.buckets[i] = t.buckets[i] + 1;
+  t.sum = t.sum + seconds;
+  if (server === undefined) return;
+  let codes = byServer.get(server);
+  if (codes === undefined) {
+    codes = [0, 0, 0, 0, 0, 0];
+    byServer.set(server, codes);
+  }
+  codes[c] = codes[c] + 1;
+}
+
+/** Passive health counted a failure of server `key` (a connect error, a timeout, a fail_status). */
+export function failed(key: string): void {
+  failures.set(key, (failures.get(key) ?? 0) + 1);
+}
+
+export interface Batch {
+  domains: LuaTable<string, Tally>;
+  servers: LuaTable<string, number[]>;
+  failures: LuaTable<string, number>;
+}
+
+/** What was counted since the last call; the counting starts afresh. */
+export function take(): Batch {
+  const b: Batch = { domains: byDomain, servers: byServer, failures };
+  byDomain = new LuaTable();
+  byServer = new LuaTable();
+  failures = new LuaTable();
+  return b;
+}
