@@ -25,6 +25,20 @@ describe("config.json decode", function()
     end
   end)
 
+  it("decides alike whether a text takes the quick way (nothing to look closer at) or not", function()
+    -- compact texts with no number and no empty value take the quick way; each of these
+    -- differs from such a text by one thing the closer look must catch
+    for _, t in ipairs({ '{"a":nan}', '{"a":tru}', '{"a":nulll}', '{"a":truefalse}', '{"a":"x","b":NaN}', '{"a":["x",Infinity]}', '5', '"x"' }) do
+      local v = json.decode(t)
+      if t == '5' or t == '"x"' then assert.is_not_nil(v, t) else assert.is_nil(v, t) end
+    end
+    local v = assert(json.decode('{"a":"\\S+","b":[true,false,null],"c":{"d":"é"},"e":[],"f":{}}'))
+    assert.equal("\\S+", v.a)
+    assert.is_true(shape.isArray(v.e))
+    assert.is_true(shape.isObject(v.f))
+    assert.is_false(shape.isArray(v.f))
+  end)
+
   it("refuses invalid UTF-8 and raw control characters in strings", function()
     refused('["\255"]', "UTF-8")
     refused('["\192\128"]', "UTF-8") -- an overlong NUL

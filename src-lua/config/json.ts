@@ -175,9 +175,25 @@ function isUtf8(text: string): boolean {
   }
 }
 
+/**
+ * What needs a closer look than cjson's (the rest of JSON's grammar cjson checks itself): a
+ * control or non-ASCII byte, a value that is not a string, object, array, true, false or null
+ * (a number), an empty array or object. One PCRE pass in C.
+ */
+const SUSPECT = '[\\x00-\\x1f\\x7f-\\xff]|^\\s*+(?![{\\[])|[:,\\[]\\s*+(?!["{\\[\\]]|true\\b|false\\b|null\\b)|[\\[{]\\s*[\\]}]';
+
+/** Whether `text` is plain JSON: nothing SUSPECT (false, too, where ngx.re is not there: busted). */
+function plainJson(text: string): boolean {
+  const n = rawget(_G, "ngx" as any) as Ngx | undefined;
+  if (n === undefined) return false;
+  const [from, , err] = n.re.find(text, SUSPECT, "jo");
+  return from === undefined && err === undefined;
+}
+
 /** Why `text` is not JSON text cjson should read, or undefined. */
 function notJson(text: string, empties: number[]): string | undefined {
   if (!isUtf8(text)) return "the text is not valid UTF-8";
+  if (plainJson(text)) return undefined;
   return scan(text, empties);
 }
 

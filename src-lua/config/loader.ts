@@ -3,7 +3,7 @@
 // valid value keeps serving), and only the differences committed to the store. Keys that
 // are gone from etcd are removed. Used at start and after a compaction made the watch lose
 // its place; unchanged entries stay as they are, so nothing is recompiled for nothing.
-import { checkStored, parseKey, rootPrefix } from "../core/kinds/index";
+import { checkStored, parseKey, rootPrefix, Verdicts } from "../core/kinds/index";
 import { Problem } from "../core/problems";
 import { etcd } from "../etcd/connection";
 import { EtcdFailure, failure } from "../etcd/failure";
@@ -14,9 +14,9 @@ import * as store from "./store";
 import { Change } from "./store";
 import { letOthersRun } from "../node/pause";
 
-/** Validates a value from etcd; logs and records it when invalid. */
-export function admit(key: string, value: string, rev: number): boolean {
-  const problems: Problem[] = checkStored(settings.elbName, key, value);
+/** Validates a value from etcd; logs and records it when invalid. `known`: see checkStored. */
+export function admit(key: string, value: string, rev: number, known?: Verdicts): boolean {
+  const problems: Problem[] = checkStored(settings.elbName, key, value, known);
   if (problems.length === 0) {
     store.clearInvalid(key);
     return true;
@@ -38,6 +38,7 @@ export function loadAll(term: number): EtcdFailure | undefined {
   const started = ngx.now();
   const changes: Change[] = [];
   const seen = new LuaTable<string, boolean>();
+  const known: Verdicts = {};
   let n = 0;
   // each page is validated while etcd reads the next one
   const [revision, err] = etcd().eachPage(rootPrefix(settings.elbName), (kvs) => {
@@ -47,7 +48,7 @@ export function loadAll(term: number): EtcdFailure | undefined {
       n += 1;
       // let the leader's other timers (its lead renewal) run during a long load
       if (n % 500 === 0) letOthersRun();
-      if (!admit(kv.key, kv.value, kv.modRevision)) continue;
+      if (!admit(kv.key, kv.value, kv.modRevision, known)) continue;
       const old = store.read(kv.key);
       if (old === undefined || old.value !== kv.value) changes.push({ key: kv.key, value: kv.value });
     }

@@ -9,7 +9,7 @@
 //   ELB-SNAPSHOT 2 <revision> <event> <count>\n  then per key  <key length> <value length>\n<key><value>\n
 // <event> is the store's event number the base holds everything up to; journal entries after
 // it are replayed over the base at start.
-import { checkStored } from "../core/kinds/index";
+import { checkStored, Verdicts } from "../core/kinds/index";
 import { eachStored } from "./apply";
 import * as journal from "./journal";
 import { holds } from "../node/leader";
@@ -171,11 +171,12 @@ export function restore(): string {
     if (e.rev > rev) rev = e.rev;
   }
   const valid: Change[] = [];
+  const known: Verdicts = {};
   const keys: string[] = [];
   const values: string[] = [];
   for (const key of order) {
     const value = state.get(key);
-    if (value !== undefined && checkStored(settings.elbName, key, value).length === 0) {
+    if (value !== undefined && checkStored(settings.elbName, key, value, known).length === 0) {
       state.delete(key); // listed once
       valid.push({ key, value });
       keys.push(key);

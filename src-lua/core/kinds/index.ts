@@ -54,11 +54,18 @@ export function parseKey(elbName: string, key: string): KeyRef | undefined {
 }
 
 /**
+ * Values found valid, by kind and text: a load of many alike values (domains that share a rule
+ * set) decodes and validates each text once. Only for one pass over a store (a value valid a
+ * moment ago is valid now; certificates are checked again at every pass).
+ */
+export type Verdicts = { [kind: string]: { [text: string]: true } | undefined };
+
+/**
  * Everything wrong with `text` stored at etcd `key` (JSON pointers under the key); empty when
  * it is valid, or when the key is not configuration. The one check for every value that may
  * enter the configuration: from the admin API, the load, the watch, the snapshot, elbctl.
  */
-export function checkStored(elbName: string, key: string, text: string): Problem[] {
+export function checkStored(elbName: string, key: string, text: string, known?: Verdicts): Problem[] {
   const problems: Problem[] = [];
   const ref = parseKey(elbName, key);
   if (ref === undefined) return problems;
@@ -69,7 +76,16 @@ export function checkStored(elbName: string, key: string, text: string): Problem
     if (merr !== undefined) problems.push({ path: key, error: merr });
   }
   const before = problems.length;
+  let valid = known === undefined ? undefined : known[ref.kind.id];
+  if (valid !== undefined && valid[text] === true) return problems;
   const value = ref.kind.decode(text, key, problems);
   if (problems.length === before) ref.kind.validate(value, key, problems);
+  if (known !== undefined && problems.length === before) {
+    if (valid === undefined) {
+      valid = {};
+      known[ref.kind.id] = valid;
+    }
+    valid[text] = true;
+  }
   return problems;
 }
