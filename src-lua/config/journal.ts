@@ -55,9 +55,14 @@ function writeAll(fd: number, data: string): string | undefined {
 export function append(entries: Entry[]): string | undefined {
   if (entries.length === 0) return undefined;
   const parts: string[] = [];
+  let n = 0;
   for (const e of entries) {
     const v = e.value ?? "";
-    parts.push(`${e.seq} ${e.rev} ${e.value === undefined ? "D" : "P"} ${string.len(e.key)} ${string.len(v)}\n`, e.key, v, "\n");
+    parts[n] = string.format("%d %d %s %d %d\n", e.seq, e.rev, e.value === undefined ? "D" : "P", string.len(e.key), string.len(v));
+    parts[n + 1] = e.key;
+    parts[n + 2] = v;
+    parts[n + 3] = "\n";
+    n += 4;
   }
   const fd = ffi.C.open(path(), O_WRONLY + O_CREAT + O_APPEND, 384) as number;
   if (fd < 0) return `cannot open ${path()}: ${errnoText()}`;
