@@ -116,7 +116,11 @@ export function run(this: void, premature: boolean, term: number): void {
   let delay = 0.1;
   while (holds(term) && !ngx.worker.exiting()) {
     let err: EtcdFailure | undefined = undefined;
-    if (store.getStatus("loaded") !== true || store.watchedRevision() === 0) err = loadAll(term);
+    if (store.getStatus("loaded") !== true || store.watchedRevision() === 0) {
+      err = loadAll(term);
+      // what a load read (pages, texts, the change list) is garbage now: tens of MiB at 100,000 keys
+      collectgarbage();
+    }
     if (!holds(term)) break;
     if (err === undefined) err = checkNotBehind();
     if (err === undefined) {
