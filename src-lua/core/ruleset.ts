@@ -7,7 +7,7 @@ import { isObject, sortedKeys } from "./json-shape";
 import { Problem, describe, pointer } from "./problems";
 import { hasRule } from "./rules/args";
 import { ruleType, TYPE_NAMES } from "./rules/index";
-import { RuleKind, RuleNode, successors } from "./rules/node";
+import { NO_HEADERS, RuleKind, RuleNode, successors } from "./rules/node";
 import { regexPolicy } from "./rules/regex-lint";
 import { Edge, Slot, Warning } from "./rules/type";
 
@@ -137,8 +137,8 @@ function newNode(kind: RuleKind, type: string, name: string): RuleNode {
     variable: "",
     server: "",
     literal: false,
-    headerNames: [],
-    headerValues: [],
+    headerNames: NO_HEADERS,
+    headerValues: NO_HEADERS,
   };
 }
 

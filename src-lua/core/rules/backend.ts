@@ -57,10 +57,16 @@ export const backend: RuleType = {
   compile(args, node) {
     node.server = args["servername"];
     node.literal = node.server.indexOf(":") >= 0;
+    const names: string[] = [];
+    const values: string[] = [];
     for (const k of sortedKeys(args)) {
       if (k === "servername" || k === "rewrite" || k === "set_response_headers") continue;
-      node.headerNames.push(k);
-      node.headerValues.push(args[k]);
+      names.push(k);
+      values.push(args[k]);
+    }
+    if (names.length > 0) {
+      node.headerNames = names;
+      node.headerValues = values;
     }
     if (typeof args["rewrite"] === "string") node.pathTemplate = parseTemplate(args["rewrite"], PATH_VARS) as Template;
     const resp: { [name: string]: string } | undefined = args["set_response_headers"];

@@ -87,6 +87,13 @@ export interface RuleNode {
   limitId?: string;
 }
 
+/**
+ * The headers of a rule that sets none: one empty array shared by all of them (a rule that sets
+ * headers gets arrays of its own at compile time; nothing writes to this one). At 100,000
+ * rule sets, two empty tables per rule were a quarter of a compiled graph's memory.
+ */
+export const NO_HEADERS: string[] = [];
+
 /** The rules a walk can go to from `n`, in order: a split's branches, else succ then fail. */
 export function successors(n: RuleNode): (RuleNode | undefined)[] {
   if (n.kind === RuleKind.Split) return n.branches ?? [];

@@ -44,7 +44,9 @@ export const respond: RuleType = {
     node.body = args["body"] ?? "";
     node.contentType = args["content_type"] ?? DEFAULT_CONTENT_TYPE;
     const headers: { [name: string]: string } | undefined = args["headers"];
-    if (headers !== undefined) {
+    if (headers !== undefined && sortedKeys(headers).length > 0) {
+      node.headerNames = [];
+      node.headerValues = [];
       for (const k of sortedKeys(headers)) {
         node.headerNames.push(k);
         node.headerValues.push(headers[k]);
