@@ -48,10 +48,24 @@ export function spreadDomain(i) {
   return `d${i}.bench.test`;
 }
 
-/** etcd keys and values for n domains (same rule set) under /<elbName>/. */
-export function* domainEntries(elbName, n, from = 1) {
+/**
+ * The rule set of domain i when every domain has its own: the same walk (and patterns), but
+ * the miss backend's rule is named other<i>, so no two texts are alike and nothing is shared.
+ */
+export function distinctRuleSet(i) {
+  const rs = ruleSet();
+  const other = `other${i}`;
+  rs.rules[other] = rs.rules.other;
+  delete rs.rules.other;
+  rs.rules.ua.args.fail = other;
+  rs.rules.path.args.fail = other;
+  return rs;
+}
+
+/** etcd keys and values for n domains under /<elbName>/: one rule set for all, or (distinct) one each. */
+export function* domainEntries(elbName, n, from = 1, { distinct = false } = {}) {
   const value = JSON.stringify(ruleSet());
-  for (let i = from; i <= n; i++) yield [`/${elbName}/rules/${spreadDomain(i)}`, value];
+  for (let i = from; i <= n; i++) yield [`/${elbName}/rules/${spreadDomain(i)}`, distinct ? JSON.stringify(distinctRuleSet(i)) : value];
 }
 
 export function upstreamEntries(elbName, upstreams) {

@@ -35,7 +35,7 @@ export default {
   async run(ctx) {
     const configs = ctx.quick
       ? [{ n: 1, statsd: true }, { n: 10000, statsd: true }, { n: 1, statsd: false }, { n: 10000, statsd: false }]
-      : [{ n: 1, statsd: true }, { n: 10000, statsd: true }, { n: 100000, statsd: true }, { n: 1, statsd: false }, { n: 100000, statsd: false }];
+      : [{ n: 1, statsd: true }, { n: 10000, statsd: true }, { n: 100000, statsd: true }, { n: 1, statsd: false }, { n: 100000, statsd: false }, { n: 10000, statsd: true, distinct: true }];
     const rounds = ctx.quick ? 2 : 3;
     const duration = ctx.quick ? 2 : 3;
     const backend = await ctx.shared.backend();
@@ -47,17 +47,17 @@ export default {
     try {
       for (const c of configs) {
         // one etcd prefix per ELB: two nodes on one prefix would be a fleet and see each other
-        const name = `SCALE${c.n}${c.statsd ? "" : "NOSTATSD"}`;
+        const name = `SCALE${c.n}${c.statsd ? "" : "NOSTATSD"}${c.distinct ? "DISTINCT" : ""}`;
         await bulkPut(etcd, upstreamEntries(name, { up1: { [backend.addrs[0]]: "" }, up2: { [backend.addrs[0]]: "" } }));
-        const writeS = await bulkPut(etcd, domainEntries(name, c.n));
-        written.set(c.n, writeS);
+        const writeS = await bulkPut(etcd, domainEntries(name, c.n, 1, { distinct: c.distinct }));
+        if (!written.has(c.n)) written.set(c.n, writeS);
         ctx.log(`  ${int(c.n)} domains written to etcd under /${name}/ in ${fmt(writeS, 1)} s (transactions of 128 puts, 8 at a time)`);
         const elb = await startElb({ etcd: etcd.endpoint, elbName: name, statsd: c.statsd ? statsd.addr : undefined, cpu: ctx.cpus.proxy });
         await waitLoaded(elb, c.n, 300000);
         const cold = (Date.now() - elb.startedAt) / 1000;
-        const id = `${c.n}${c.statsd ? "" : "-nostatsd"}`;
+        const id = `${c.n}${c.statsd ? "" : "-nostatsd"}${c.distinct ? "-distinct" : ""}`;
         elb.name = id;
-        const entry = { id, domains: c.n, statsd: c.statsd, etcd_write_s: written.get(c.n), cold_load_s: round(cold, 2), memory_loaded: workerMemory(elb), master_rss_kb: memOf(elb.masterPid())?.rss, runs: [] };
+        const entry = { id, domains: c.n, statsd: c.statsd, distinct: !!c.distinct, etcd_write_s: writeS, cold_load_s: round(cold, 2), memory_loaded: workerMemory(elb), master_rss_kb: memOf(elb.masterPid())?.rss, runs: [] };
         ctx.log(`  ${id}: cold load ${fmt(cold, 2)} s, worker RSS ${entry.memory_loaded.map((m) => fmt(m.rss_kb / 1024)).join("/")} MiB`);
         await checkAnswer(id, elb, spreadDomain(c.n));
         res.configs.push(entry);
@@ -85,7 +85,7 @@ export default {
           }
         }
       }
-      const base = (statsdOn) => res.configs.find((e) => e.domains === 1 && e.statsd === statsdOn && !e.stalled);
+      const base = (statsdOn) => res.configs.find((e) => e.domains === 1 && e.statsd === statsdOn && !e.stalled && !e.distinct);
       for (const t of live) {
         const e = t.entry;
         const runs = e.runs;
@@ -106,14 +106,21 @@ export default {
   },
 
   targets(res) {
-    const on = res.configs.filter((e) => e.statsd);
-    const off = res.configs.filter((e) => !e.statsd);
+    const alike = res.configs.filter((e) => !e.distinct);
+    const on = alike.filter((e) => e.statsd);
+    const off = alike.filter((e) => !e.statsd);
     const big = on[on.length - 1];
     const bigOff = off[off.length - 1];
     const value = (e) => (e.stalled ? `stopped answering (0 requests in round ${e.stalled.round}, worker at ${pct(e.stalled.worker_cpu_util, 0)} CPU)` : `${pct(e.ratio_to_1?.rps)} of 1 domain's req/s (CPU per request ${ratio(e.ratio_to_1?.cpu_us_per_req)})`);
-    const met = (e) => (e.domains < 100000 ? null : e.stalled ? false : e.ratio_to_1.rps >= 0.97);
-    const out = [{ target: `throughput at ${int(big.domains)} domains within 3% of 1 domain (statsd on)`, value: value(big), met: met(big) }];
-    if (bigOff && bigOff.domains > 1) out.push({ target: `throughput at ${int(bigOff.domains)} domains within 3% of 1 domain (statsd off)`, value: value(bigOff), met: met(bigOff) });
+    const met = (e, share) => (e.domains < 100000 ? null : e.stalled ? false : e.ratio_to_1.rps >= share);
+    const out = [{ target: `throughput at ${int(big.domains)} domains ≥ 90% of 1 domain's (statsd on)`, value: value(big), met: met(big, 0.9) }];
+    if (bigOff && bigOff.domains > 1) out.push({ target: `throughput at ${int(bigOff.domains)} domains ≥ 97% of 1 domain's (statsd off)`, value: value(bigOff), met: met(bigOff, 0.97) });
+    const at100k = [big].filter((e) => e && e.domains >= 100000);
+    for (const e of at100k) out.push({ target: `cold load of ${int(e.domains)} domains ≤ 2 s`, value: `${fmt(e.cold_load_s, 2)} s`, met: e.cold_load_s <= 2 });
+    for (const e of at100k) {
+      const rss = Math.max(...e.memory_loaded.map((w) => w.rss_kb / 1024));
+      out.push({ target: `worker memory at ${int(e.domains)} domains ≤ 60 MiB RSS`, value: `${fmt(rss)} MiB RSS after the load (${fmt(Math.max(...(e.memory_after ?? e.memory_loaded).map((w) => w.rss_kb / 1024)))} after the runs)`, met: rss <= 60 });
+    }
     return out;
   },
 
@@ -129,7 +136,7 @@ export default {
 
   markdown(res) {
     const L = [];
-    L.push(`Each row is its own ELB (one worker) loading its domains from etcd at start; the domains all have the rule graph of the proxy section. ` +
+    L.push(`Each row is its own ELB (one worker) loading its domains from etcd at start; the domains all have the rule graph of the proxy section (the row "each its own rule set": the same walk, but no two rule-set texts alike, so nothing is shared between domains: \`bench/lib/rules.mjs\` distinctRuleSet). ` +
       `wrk picks the Host of every request at random among the domains (\`bench/lua/wrk-spread.lua\`, also for 1 domain, so the load generator does the same work at every size); ` +
       `${res.rounds} interleaved rounds of ${res.duration_s} s. Cold load: from starting \`nginx/launch.sh\` until \`/__erulb__/status\` says loaded, with every domain, on every worker. ` +
       `Ratios are to the 1-domain ELB with the same statsd setting.`, "");
@@ -140,7 +147,7 @@ export default {
       const rss = e.memory_loaded.map((w, i) => `${fmt(w.rss_kb / 1024)} / ${fmt(e.memory_after?.[i]?.rss_kb / 1024)}`).join(", ");
       const pss = (e.memory_after ?? []).map((w) => fmt(w.pss_kb / 1024)).join(", ");
       const vs = e.stalled ? `**stopped answering** in round ${e.stalled.round}` : `${pct(e.ratio_to_1?.rps)}`;
-      L.push(`| ${int(e.domains)} | ${e.statsd ? "on" : "off"} | ${int(m.rps)} | ${fmt(m.p50_ms, 2)} | ${fmt(m.p99_ms, 2)} | ${fmt(m.cpu_us_per_req, 2)} | ${vs} | ${e.stalled ? "" : ratio(e.ratio_to_1?.cpu_us_per_req)} | ${e.statsd ? `${int(m.statsd_lines_per_s)} (${int(m.statsd_datagrams_per_s)})` : ""} | ${fmt(e.cold_load_s, 2)} | ${fmt(e.etcd_write_s, 1)} | ${rss} | ${pss} | ${fmt(e.master_rss_kb / 1024)} |`);
+      L.push(`| ${int(e.domains)}${e.distinct ? " (each its own rule set)" : ""} | ${e.statsd ? "on" : "off"} | ${int(m.rps)} | ${fmt(m.p50_ms, 2)} | ${fmt(m.p99_ms, 2)} | ${fmt(m.cpu_us_per_req, 2)} | ${vs} | ${e.stalled ? "" : ratio(e.ratio_to_1?.cpu_us_per_req)} | ${e.statsd ? `${int(m.statsd_lines_per_s)} (${int(m.statsd_datagrams_per_s)})` : ""} | ${fmt(e.cold_load_s, 2)} | ${fmt(e.etcd_write_s, 1)} | ${rss} | ${pss} | ${fmt(e.master_rss_kb / 1024)} |`);
     }
     const stalled = res.configs.filter((e) => e.stalled);
     for (const e of stalled) {
