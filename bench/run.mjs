@@ -30,6 +30,7 @@ import { readResults, writeDocs } from "./lib/report.mjs";
 import { luaDir, startNginxBackend } from "./lib/servers.mjs";
 import breakdown from "./sections/breakdown.mjs";
 import changes from "./sections/changes.mjs";
+import fleet from "./sections/fleet.mjs";
 import https from "./sections/https.mjs";
 import instructions from "./sections/instructions.mjs";
 import proxy from "./sections/proxy.mjs";
@@ -53,6 +54,7 @@ const SECTIONS = [
     targets: (d) =>
       d.sizes.map((s) => ({ target: `propagation p99 ≤ 10 ms at ${s.domains.toLocaleString("en-US")} domains`, value: `${s.p99_ms.toFixed(1)} ms`, met: s.p99_ms <= 10 })),
   },
+  fleet,
 ];
 
 function arg(name) {
