@@ -15,6 +15,7 @@ import { RuleKind, RuleNode, Template } from "../core/rules/node";
 import { regexLimitHit } from "../config/counters";
 import { Domain, domains, literals, lookupWildcard, upstreams, Upstream } from "../config/view";
 import { handoffTo } from "./upstream_tls";
+import { begin, current } from "./request";
 
 const reFind = ngx.re.find;
 const reMatch = ngx.re.match;
@@ -35,12 +36,6 @@ for (let b = 0; b < 256; b++) {
   const ch = string.char(b);
   if (string.find(ch, UNSAFE)[0] !== undefined) ESCAPES[ch] = string.format("%%%02X", b);
 }
-
-/**
- * What a request handed over to @elb_response_headers (or an HTTPS upstream's location) routes by. ngx.exec to a named location
- * runs that location's phases at once, before any other request: resume() takes it there.
- */
-const handoff: { domain: Domain | undefined; up: Upstream | undefined; node: RuleNode | undefined } = { domain: undefined, up: undefined, node: undefined };
 
 function deny(status: number, body: string): void {
   ngx.status = status;
@@ -155,20 +150,13 @@ function respond(node: RuleNode): void {
   return ngx.exit(node.status!);
 }
 
-/** The access phase of @elb_response_headers and @elb_tls*: the routing decision run() made for this request. */
+/** The access phase of @elb_response_headers and @elb_tls*: the routing decision run() made for this request is in its state. */
 export function resume(): void {
-  const node = handoff.node;
-  if (node === undefined) {
+  const state = current();
+  if (state === undefined || state.up === undefined) {
     ngx.log(ngx.ERR, "@elb_response_headers entered without a routing decision");
     return deny(502, '{"msg":"no routing decision for this request"}');
   }
-  const ctx = ngx.ctx;
-  ctx.elb_domain = handoff.domain;
-  ctx.elb_up = handoff.up;
-  ctx.elb_resp = node.responseHeaderNames !== undefined ? node : undefined;
-  handoff.domain = undefined;
-  handoff.up = undefined;
-  handoff.node = undefined;
 }
 
 export function run(): void {
@@ -179,8 +167,8 @@ export function run(): void {
     return deny(404, '{"msg":"no rule set for this domain"}');
   }
   const domain: Domain = found;
-  const ctx = ngx.ctx;
-  ctx.elb_domain = domain;
+  const state = begin();
+  state.domain = domain;
   const rules = domain.rules;
   if (rules.captures) for (let i = 1; i <= 9; i++) caps.set(i, false);
   let node: RuleNode | undefined = rules.init;
@@ -202,13 +190,11 @@ export function run(): void {
         const path = render(t, false);
         ngx.req.set_uri(string.sub(path, 1, 1) === "/" ? path : "/" + path, false);
       }
+      state.up = up;
       if (node.responseHeaderNames !== undefined || up.policy.tls !== undefined) {
-        handoff.domain = domain;
-        handoff.up = up;
-        handoff.node = node;
+        if (node.responseHeaderNames !== undefined) state.resp = node;
         return ngx.exec(handoffTo(up));
       }
-      ctx.elb_up = up;
       return;
     }
     let hit = false;
