@@ -15,7 +15,7 @@ import { RuleKind, RuleNode, Template } from "../core/rules/node";
 import { regexLimitHit } from "../config/counters";
 import { Domain, domains, literals, lookupWildcard, upstreams, Upstream } from "../config/view";
 import { handoffTo } from "./upstream_tls";
-import { begin, current } from "./request";
+import { begin, current, RequestState } from "./request";
 
 const reFind = ngx.re.find;
 const reMatch = ngx.re.match;
@@ -159,6 +159,74 @@ export function resume(): void {
   }
 }
 
+/**
+ * One step of the walk of a domain's rule graph. Each step tail-calls the next rather than
+ * looping: LuaJIT records tail calls into the trace of the request, where a loop here would be
+ * an inner loop of that trace (which aborts it, and the request's FFI calls around the walk
+ * then run in the interpreter).
+ */
+function step(node: RuleNode | undefined, steps: number, domain: Domain, state: RequestState): void {
+  if (node === undefined || steps <= 0) return deny(403, '{"msg":"no rule led to a backend"}');
+  const kind = node.kind;
+  if (kind === RuleKind.Backend) {
+    let up: Upstream | undefined;
+    if (node.literal) up = literals.get(node.server);
+    else up = upstreams.get(node.server);
+    if (up === undefined || up.usable === 0) {
+      return deny(502, '{"msg":"the backend\'s upstream does not exist or has no usable server"}');
+    }
+    const names = node.headerNames;
+    for (let i = 0; i < names.length; i++) ngx.req.set_header(names[i], node.headerValues[i]);
+    const t = node.pathTemplate;
+    if (t !== undefined) {
+      const path = render(t, false);
+      ngx.req.set_uri(string.sub(path, 1, 1) === "/" ? path : "/" + path, false);
+    }
+    state.up = up;
+    if (node.responseHeaderNames !== undefined || up.policy.tls !== undefined) {
+      if (node.responseHeaderNames !== undefined) state.resp = node;
+      return ngx.exec(handoffTo(up));
+    }
+    return;
+  }
+  let hit = false;
+  if (kind === RuleKind.Ua) {
+    const ua = ngx.var.http_user_agent;
+    if (ua !== undefined) hit = regexHit(node, ua, domain);
+  } else if (kind === RuleKind.Path) {
+    const uri = ngx.var.uri ?? "/";
+    if (!node.regex) {
+      hit = string.sub(uri, 1, node.pattern.length) === node.pattern;
+    } else if (node.rewrite) {
+      hit = captures(node, uri, domain);
+      if (hit) rewriteTo(caps.get(1));
+    } else {
+      hit = regexHit(node, uri, domain);
+    }
+  } else if (kind === RuleKind.Header || kind === RuleKind.Cookie || kind === RuleKind.Query) {
+    let v = ngx.var[node.variable];
+    if (v !== undefined) {
+      if (kind === RuleKind.Query) v = decodeArg(v);
+      hit = node.regex ? regexHit(node, v, domain) : v === node.pattern;
+    }
+  } else if (kind === RuleKind.Method) {
+    hit = node.methods![ngx.req.get_method()] === true;
+  } else if (kind === RuleKind.Ip) {
+    hit = clientIn(node);
+  } else if (kind === RuleKind.Scheme) {
+    hit = ngx.var.scheme === node.variable;
+  } else if (kind === RuleKind.Limit) {
+    hit = underLimit(node, domain);
+  } else if (kind === RuleKind.Split) {
+    return step(branch(node), steps - 1, domain, state);
+  } else if (kind === RuleKind.Redirect) {
+    return redirect(node);
+  } else if (kind === RuleKind.Respond) {
+    return respond(node);
+  }
+  return step(hit ? node.succ : node.fail, steps - 1, domain, state);
+}
+
 export function run(): void {
   const host = ngx.var.host ?? "";
   let found: Domain | undefined = domains.get(host);
@@ -170,70 +238,16 @@ export function run(): void {
   const state = begin();
   state.domain = domain;
   const rules = domain.rules;
-  if (rules.captures) for (let i = 1; i <= 9; i++) caps.set(i, false);
-  let node: RuleNode | undefined = rules.init;
-  let steps = rules.maxSteps;
-  while (node !== undefined && steps > 0) {
-    steps = steps - 1;
-    const kind = node.kind;
-    if (kind === RuleKind.Backend) {
-      let up: Upstream | undefined;
-      if (node.literal) up = literals.get(node.server);
-      else up = upstreams.get(node.server);
-      if (up === undefined || up.usable === 0) {
-        return deny(502, '{"msg":"the backend\'s upstream does not exist or has no usable server"}');
-      }
-      const names = node.headerNames;
-      for (let i = 0; i < names.length; i++) ngx.req.set_header(names[i], node.headerValues[i]);
-      const t = node.pathTemplate;
-      if (t !== undefined) {
-        const path = render(t, false);
-        ngx.req.set_uri(string.sub(path, 1, 1) === "/" ? path : "/" + path, false);
-      }
-      state.up = up;
-      if (node.responseHeaderNames !== undefined || up.policy.tls !== undefined) {
-        if (node.responseHeaderNames !== undefined) state.resp = node;
-        return ngx.exec(handoffTo(up));
-      }
-      return;
-    }
-    let hit = false;
-    if (kind === RuleKind.Ua) {
-      const ua = ngx.var.http_user_agent;
-      if (ua !== undefined) hit = regexHit(node, ua, domain);
-    } else if (kind === RuleKind.Path) {
-      const uri = ngx.var.uri ?? "/";
-      if (!node.regex) {
-        hit = string.sub(uri, 1, node.pattern.length) === node.pattern;
-      } else if (node.rewrite) {
-        hit = captures(node, uri, domain);
-        if (hit) rewriteTo(caps.get(1));
-      } else {
-        hit = regexHit(node, uri, domain);
-      }
-    } else if (kind === RuleKind.Header || kind === RuleKind.Cookie || kind === RuleKind.Query) {
-      let v = ngx.var[node.variable];
-      if (v !== undefined) {
-        if (kind === RuleKind.Query) v = decodeArg(v);
-        hit = node.regex ? regexHit(node, v, domain) : v === node.pattern;
-      }
-    } else if (kind === RuleKind.Method) {
-      hit = node.methods![ngx.req.get_method()] === true;
-    } else if (kind === RuleKind.Ip) {
-      hit = clientIn(node);
-    } else if (kind === RuleKind.Scheme) {
-      hit = ngx.var.scheme === node.variable;
-    } else if (kind === RuleKind.Limit) {
-      hit = underLimit(node, domain);
-    } else if (kind === RuleKind.Split) {
-      node = branch(node);
-      continue;
-    } else if (kind === RuleKind.Redirect) {
-      return redirect(node);
-    } else if (kind === RuleKind.Respond) {
-      return respond(node);
-    }
-    node = hit ? node.succ : node.fail;
+  if (rules.captures) {
+    caps.set(1, false);
+    caps.set(2, false);
+    caps.set(3, false);
+    caps.set(4, false);
+    caps.set(5, false);
+    caps.set(6, false);
+    caps.set(7, false);
+    caps.set(8, false);
+    caps.set(9, false);
   }
-  return deny(403, '{"msg":"no rule led to a backend"}');
+  return step(rules.init, rules.maxSteps, domain, state);
 }
