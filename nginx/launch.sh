@@ -20,6 +20,9 @@
 #   ELB_LOG_LEVEL    error_log level, default notice
 #   ELB_ETCD_PORT    client port of the embedded etcd, default 2379 (peer port: +1)
 #   ELB_NODE_ID, ELB_ADVERTISE  passed through to the Lua code (see README)
+#   ETCD_CACERT      https:// endpoints: the CA bundle etcd's certificates are checked against
+#                    (default: the system's); ETCD_CERT, ETCD_KEY, ETCD_USER, ETCD_PASSWORD,
+#                    ELB_ADMIN_MAX_WRITES, ELB_ETCD_MAX_REQUEST_BYTES: read by the Lua code
 #   ELB_TRUSTED_PROXIES  CIDRs (commas/spaces) whose X-Forwarded-For gives the client address
 #   ELB_REGEX_MATCH_LIMIT  PCRE match limit of every rule regex, default 100000 (0: PCRE's own, 10 million)
 #   ELB_REGEX_STRICT 1: refuse rule regexes with nested unbounded quantifiers (read by the Lua code)
@@ -302,6 +305,16 @@ else
   resolver_line="# resolver: none found in /etc/resolv.conf (set ELB_RESOLVER)"
 fi
 
+# etcd over https: nginx checks the servers' certificates against this bundle.
+etcd_tls_line="# etcd over http: no CA bundle"
+case ",${ETCD:-}" in
+  *,https://*|*,\ https://*|*,HTTPS://*)
+    cacert="${ETCD_CACERT:-/etc/ssl/certs/ca-certificates.crt}"
+    [ -r "$cacert" ] || die "ETCD_CACERT: cannot read $cacert"
+    etcd_tls_line="lua_ssl_trusted_certificate $cacert; lua_ssl_verify_depth 5;"
+    ;;
+esac
+
 # The HTTPS listener: nginx needs a certificate to start one; this self-signed placeholder is
 # never sent (phases/ssl_certificate.ts sets the handshake's certificate or fails it).
 if [ "$tls_listen" != off ]; then
@@ -323,6 +336,7 @@ render() {
     -e "s|@@LOG_LEVEL@@|$(sed_escape "$log_level")|g" \
     -e "s|@@LUA_DIR@@|$(sed_escape "$lua_dir")|g" \
     -e "s|@@RESOLVER@@|$(sed_escape "$resolver_line")|g" \
+    -e "s|@@ETCD_TLS@@|$(sed_escape "$etcd_tls_line")|g" \
     -e "s|@@ACCESS_LOG@@|$(sed_escape "$access_log")|g" \
     -e "s|@@LISTEN@@|$(sed_escape "$listen")|g" \
     -e "s|@@TLS_LISTEN@@|$(sed_escape "$tls_listen")|g" \

@@ -1,7 +1,8 @@
 // The etcd side of elbctl: the connection (ETCD / --etcd, ELBNAME / --name), reads with their
 // revisions, and transactions built from plain put/delete lists with compares.
-import type { Etcd3 } from "etcd3";
-import { endpointName, parseEndpoints } from "../../src-lua/core/endpoints";
+import { readFileSync } from "node:fs";
+import type { Etcd3, IOptions } from "etcd3";
+import { endpointUrl, parseEndpoints } from "../../src-lua/core/endpoints";
 
 // etcd3 (gRPC, protobuf) takes half a second to load: only commands that talk to etcd pay it.
 let Etcd3Class: typeof Etcd3 | undefined;
@@ -31,6 +32,43 @@ export interface Guard {
 }
 
 export const MAX_TXN_OPS_DEFAULT = 128;
+/** etcd's default --max-request-bytes: a larger transaction is refused before it is sent. */
+export const MAX_REQUEST_BYTES_DEFAULT = 1572864;
+
+/** How elbctl proves itself to etcd: files (PEM) for TLS, a user for etcd auth. */
+export interface Security {
+  cacert?: string;
+  cert?: string;
+  key?: string;
+  user?: string;
+  password?: string;
+}
+
+function readPem(what: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new CliError(`${what}: cannot read ${file}: ${(e as Error).message}`, 2);
+  }
+}
+
+/** etcd3's options for `security`; https:// endpoints get TLS (the system's CAs unless cacert). */
+export function securityOptions(endpoints: string[], sec: Security): Partial<IOptions> {
+  const out: Partial<IOptions> = {};
+  const tls = endpoints.some((e) => e.startsWith("https://"));
+  if ((sec.cert === undefined) !== (sec.key === undefined)) throw new CliError("--etcd-cert and --etcd-key (ETCD_CERT, ETCD_KEY) go together", 2);
+  if (!tls && (sec.cacert || sec.cert)) throw new CliError("--etcd-cacert, --etcd-cert and --etcd-key need https:// endpoints in --etcd / ETCD", 2);
+  if (tls) {
+    out.credentials = {
+      rootCertificate: sec.cacert ? readPem("--etcd-cacert", sec.cacert) : (undefined as unknown as Buffer),
+      privateKey: sec.key ? readPem("--etcd-key", sec.key) : undefined,
+      certChain: sec.cert ? readPem("--etcd-cert", sec.cert) : undefined,
+    };
+  }
+  if ((sec.user === undefined) !== (sec.password === undefined)) throw new CliError("--user and --password (ETCD_USER, ETCD_PASSWORD) go together", 2);
+  if (sec.user !== undefined) out.auth = { username: sec.user, password: sec.password ?? "" };
+  return out;
+}
 
 export class Store {
   readonly client: Etcd3;
@@ -38,12 +76,14 @@ export class Store {
     readonly endpoints: string[],
     readonly elbName: string,
     readonly timeoutMs: number,
+    security: Security = {},
   ) {
     if (!Etcd3Class) throw new Error("loadEtcd3() first");
     this.client = new Etcd3Class({
       hosts: endpoints,
       dialTimeout: timeoutMs,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+      ...securityOptions(endpoints, security),
     });
   }
 
@@ -56,6 +96,9 @@ export class Store {
     if (e instanceof CliError) return e;
     const msg = e instanceof Error ? e.message : String(e);
     const name = e instanceof Error ? e.constructor.name : "";
+    if (/Authentication failed|invalid auth|user name|permission denied/i.test(msg)) {
+      return new CliError(`etcd at ${this.endpoints.join(", ")} refused elbctl: ${msg.split("\n")[0]} (check --user/--password, ETCD_USER/ETCD_PASSWORD, and the user's role)`, 3);
+    }
     if (/Unavailable|Deadline|Connect|ECONNREFUSED|No connection|timed out|UNAVAILABLE|DEADLINE/i.test(`${name} ${msg}`)) {
       return new CliError(`cannot reach etcd at ${this.endpoints.join(", ")} (${msg.split("\n")[0]}); is it running? Set ETCD or --etcd to its host:port`, 3);
     }
@@ -109,6 +152,14 @@ export class Store {
           `Split it into smaller changes, or raise --max-txn-ops on etcd and pass --max-ops N`,
       );
     }
+    const bytes = ops.reduce((n, op) => n + Buffer.byteLength("put" in op ? op.put : op.del) + ("put" in op ? Buffer.byteLength(op.value) : 0) + 32, 0) + guards.reduce((n, g) => n + Buffer.byteLength(g.key) + 32, 0);
+    const maxBytes = Number(process.env.ELB_ETCD_MAX_REQUEST_BYTES || MAX_REQUEST_BYTES_DEFAULT);
+    if (bytes > maxBytes) {
+      throw new CliError(
+        `this change is about ${bytes} bytes; one etcd transaction holds at most ${maxBytes} (etcd's --max-request-bytes, default 1.5 MiB). ` +
+          `Split it into smaller changes, or raise --max-request-bytes on etcd and set ELB_ETCD_MAX_REQUEST_BYTES`,
+      );
+    }
     const enc = (s: string) => Buffer.from(s);
     const compare = guards.map((g) => ({
       key: enc(g.key),
@@ -150,7 +201,7 @@ export function prefixEnd(prefix: string): Buffer {
 export function endpointUrls(spec: string): string[] {
   const eps = parseEndpoints(spec);
   if (typeof eps === "string") throw new CliError(`ETCD / --etcd: ${eps}`, 2);
-  return eps.map((ep) => `http://${endpointName(ep)}`);
+  return eps.map(endpointUrl);
 }
 
 /** Runs `attempt` again (up to 5 times) while a guard fails because of a concurrent writer. */

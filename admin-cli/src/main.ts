@@ -21,6 +21,10 @@ const GLOBAL_HELP = `Options for every command:
   --etcd host:port[,...]  etcd endpoints (default: $ETCD, else 127.0.0.1:2379)
   --name NAME             the key prefix /NAME/ (default: $ELBNAME, else ELB)
   --timeout S             seconds to wait for etcd (default 5)
+  --etcd-cacert FILE      https:// endpoints: the CA to check etcd's certificate (default: $ETCD_CACERT, else the system's)
+  --etcd-cert FILE, --etcd-key FILE
+                          a client certificate for etcd (default: $ETCD_CERT, $ETCD_KEY)
+  --user U, --password P  etcd authentication (default: $ETCD_USER, $ETCD_PASSWORD; prefer the variables)
   --json                  machine output
   --color / --no-color    colours (default: only when stdout is a terminal)
   --wait[=SECONDS]        (commands that write) return once every live node in /NAME/nodes/

@@ -59,32 +59,43 @@ describe("parseEndpoints", function()
   it("reads host:port", function()
     local eps, err = parseEndpoints("127.0.0.1:2379")
     assert.is_nil(err)
-    assert.same({ { host = "127.0.0.1", port = 2379 } }, eps)
+    assert.same({ { host = "127.0.0.1", port = 2379, tls = false } }, eps)
+  end)
+
+  it("reads https:// URLs, keeping the host name to check the certificate against", function()
+    local eps, err = parseEndpoints("https://etcd-1.example:2379, https://localhost:2380,https://10.0.0.3:2379")
+    assert.is_nil(err)
+    assert.same({
+      { host = "etcd-1.example", port = 2379, tls = true, serverName = "etcd-1.example" },
+      { host = "127.0.0.1", port = 2380, tls = true, serverName = "localhost" },
+      { host = "10.0.0.3", port = 2379, tls = true },
+    }, eps)
   end)
 
   it("reads http:// URLs and comma-separated lists, tolerating whitespace", function()
     local eps, err = parseEndpoints(" http://127.0.0.1:2379 ,etcd-2.example:22379/,\tHTTP://10.0.0.3:2379 , ")
     assert.is_nil(err)
     assert.same({
-      { host = "127.0.0.1", port = 2379 },
-      { host = "etcd-2.example", port = 22379 },
-      { host = "10.0.0.3", port = 2379 },
+      { host = "127.0.0.1", port = 2379, tls = false },
+      { host = "etcd-2.example", port = 22379, tls = false, serverName = "etcd-2.example" },
+      { host = "10.0.0.3", port = 2379, tls = false },
     }, eps)
   end)
 
   it("turns localhost into 127.0.0.1 (cosockets do not read /etc/hosts)", function()
-    assert.same({ { host = "127.0.0.1", port = 2379 } }, (parseEndpoints("http://LocalHost:2379")))
+    assert.same({ { host = "127.0.0.1", port = 2379, tls = false, serverName = "localhost" } }, (parseEndpoints("http://LocalHost:2379")))
   end)
 
   it("reads a bracketed IPv6 address", function()
     local eps = parseEndpoints("[::1]:2379")
-    assert.same({ { host = "::1", port = 2379 } }, eps)
+    assert.same({ { host = "::1", port = 2379, tls = false } }, eps)
   end)
 
   it("rejects bad specs with a message naming the bad entry", function()
     local cases = {
       { "127.0.0.1", "127.0.0.1" },
-      { "https://127.0.0.1:2379", "only http://" },
+      { "ftp://127.0.0.1:2379", "only http:// and https://" },
+      { "http://127.0.0.1:2379,https://127.0.0.1:2380", "one scheme" },
       { "127.0.0.1:0", "port out of range" },
       { "127.0.0.1:70000", "port out of range" },
       { "127.0.0.1:http", "127.0.0.1:http" },

@@ -1,7 +1,6 @@
-// The management API under /__erulb__/: who may call it, then resource and method.
-import { allowed } from "../core/cidr";
-import { ByteAt } from "../core/text";
-import { settings } from "../node/settings";
+// The management API under /__erulb__/: the path as sent (only its own paths reach it), who
+// may call it (admin/guard.ts), then resource and method; writes take one of the node's slots.
+import { clientRefusal, refusal, releaseWriteSlot, takeWriteSlot } from "./guard";
 import * as cert from "./cert";
 import * as changes from "./changes";
 import * as domain from "./domain";
@@ -37,30 +36,26 @@ function allowedMethods(resource: { [method: string]: Handler | undefined }): st
   return names.join(", ");
 }
 
-function clientAllowed(): boolean {
-  const remote = ngx.var.remote_addr ?? "";
-  if (!allowed(remote, settings.adminAllow, string.byte as unknown as ByteAt)) {
-    reply.fail(403, `forbidden: ${remote} is not in ELB_ADMIN_ALLOW`);
-    return false;
-  }
-  return true;
-}
-
-function authorized(): boolean {
-  if (!clientAllowed()) return false;
-  const token = settings.adminToken;
-  if (token !== undefined && ngx.var.http_authorization !== `Bearer ${token}`) {
-    reply.fail(403, "forbidden: a valid Authorization: Bearer <token> header is required");
-    return false;
-  }
-  return true;
+/**
+ * The path as the client sent it, before nginx decoded and normalized it: the API answers only
+ * on /__erulb__/<resource>, not on /%5F_erulb__/..., //__erulb__/... or /x/../__erulb__/...
+ */
+function rawPath(): string {
+  const raw = ngx.var.request_uri ?? "";
+  const [q] = string.find(raw, "?", 1, true);
+  return q === undefined ? raw : string.sub(raw, 1, q - 1);
 }
 
 export function run(): void {
-  const uri = ngx.var.uri ?? "";
+  const uri = rawPath();
+  if (uri !== "/__erulb__" && string.sub(uri, 1, 11) !== "/__erulb__/") return reply.fail(404, "no such path");
   // the dashboard's files hold no data: the allow-list applies, the page asks for the token
-  if (ui.owns(uri)) return clientAllowed() ? ui.serve(uri) : undefined;
-  if (!authorized()) return;
+  if (ui.owns(uri)) {
+    const denied = clientRefusal();
+    return denied === undefined ? ui.serve(uri) : reply.fail(403, denied);
+  }
+  const why = refusal();
+  if (why !== undefined) return reply.fail(403, why);
   const [name] = string.match(uri, "^/__erulb__/([%w_]+)/?$");
   const resource = name === undefined ? undefined : routes[name];
   if (resource === undefined) {
@@ -75,7 +70,16 @@ export function run(): void {
     ngx.header["Allow"] = allowedMethods(resource);
     return reply.fail(405, `method ${method} is not allowed on ${uri} (allowed: ${allowedMethods(resource)})`);
   }
+  let slot: string | undefined = undefined;
+  if (method !== "GET" && method !== "HEAD") {
+    slot = takeWriteSlot();
+    if (slot === undefined) {
+      ngx.header["Retry-After"] = "1";
+      return reply.fail(429, `this node is handling as many admin writes as it takes at once (ELB_ADMIN_MAX_WRITES): try again in a second`);
+    }
+  }
   const [ok, err] = pcall(handler);
+  if (slot !== undefined) releaseWriteSlot(slot);
   if (!ok) {
     ngx.log(ngx.ERR, `admin ${method} ${uri} failed: ${err}`);
     reply.fail(500, `internal error while handling ${method} ${uri}; nothing was changed unless etcd confirmed it (see the error log)`);

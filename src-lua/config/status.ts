@@ -8,6 +8,16 @@ import { regexLimitHits } from "./counters";
 import * as store from "./store";
 import { counts } from "./view";
 
+/** How full each shared dict is, in bytes: {capacity, free} (free counts whole free pages). */
+function dictUse(): object {
+  const out = new LuaTable<string, object>();
+  for (const name in ngx.shared) {
+    const d = ngx.shared[name];
+    if (d !== undefined) out.set(name, { capacity: d.capacity(), free: d.free_space() });
+  }
+  return out;
+}
+
 export function nodeStatus(): object {
   const workers: unknown[] = [];
   const n = ngx.worker.count();
@@ -30,6 +40,7 @@ export function nodeStatus(): object {
     invalid_keys: store.invalidKeys(),
     regex_limit_hits: regexLimitHits(),
     leader_pid: leaderPid() ?? 0,
+    shared_dicts: dictUse(),
     answered_by: { pid: ngx.worker.pid(), leader: isLeader() },
     workers,
   };

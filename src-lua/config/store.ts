@@ -59,6 +59,22 @@ export function eventAt(n: number): LuaMultiReturn<[string | undefined, number]>
   return $multi(string.sub(raw, bar! + 1), tonumber(string.sub(raw, 1, bar! - 1))!);
 }
 
+/** What a commit stored, event by event (config/journal.ts writes it to disk). */
+export interface Committed {
+  seq: number;
+  rev: number;
+  key: string;
+  value: string | undefined;
+}
+
+type CommitHook = (this: void, entries: Committed[]) => string | undefined;
+let commitHook: CommitHook | undefined = undefined;
+
+/** Runs `hook` with what each commit stored, before the workers can see it. */
+export function onCommit(hook: CommitHook): void {
+  commitHook = hook;
+}
+
 function lock(): boolean {
   for (let i = 0; i < 5000; i++) {
     const [ok] = locks.add("store", ngx.worker.pid(), 10);
@@ -82,6 +98,7 @@ export function commit(changes: Change[], rev: number, mayYield?: boolean): LuaM
   if (!lock()) return $multi(undefined, "the configuration store is locked by another writer");
   let seq = lastSeq();
   let err: string | undefined = undefined;
+  const stored: Committed[] = [];
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i];
     if (mayYield && i % 5000 === 4999) letOthersRun();
@@ -103,6 +120,11 @@ export function commit(changes: Change[], rev: number, mayYield?: boolean): LuaM
     }
     seq = seq + 1;
     dict.set("e|" + seq, `${rev}|${c.key}`, EVENT_TTL);
+    if (commitHook !== undefined) stored.push({ seq, rev, key: c.key, value: c.value });
+  }
+  if (commitHook !== undefined && stored.length > 0) {
+    const jerr = commitHook(stored);
+    if (jerr !== undefined) ngx.log(ngx.ERR, `journal: ${jerr}`);
   }
   dict.set("seq", seq);
   if (rev > revision()) dict.set("rev", rev);
@@ -175,15 +197,38 @@ export function clear(): void {
 }
 
 // The invalid keys are few: their names are also listed under one key ("xlist"), so that
-// the status API never scans the dict (get_keys locks it for every worker).
+// the status API never scans the dict (get_keys locks it for every worker). Each name is
+// written "<length>:<key>": an etcd key may hold any byte, a newline too.
+
+function invalidList(): string[] {
+  const [list] = dict.get("xlist");
+  const out: string[] = [];
+  const text = (list as string | undefined) ?? "";
+  let pos = 1;
+  while (pos <= text.length) {
+    const [n, start] = string.match(text, "^(%d+):()", pos);
+    if (n === undefined) break;
+    const from = tonumber(start)!;
+    out.push(string.sub(text, from, from + tonumber(n)! - 1));
+    pos = from + tonumber(n)!;
+  }
+  return out;
+}
+
+function setInvalidList(keys: string[]): void {
+  const parts: string[] = [];
+  for (const k of keys) parts.push(`${k.length}:${k}`);
+  dict.set("xlist", table.concat(parts));
+}
 
 /** Records a value from etcd that failed validation (shown by the status API). */
 export function markInvalid(key: string, rev: number, error: string): void {
   const [had] = dict.get("x|" + key);
   dict.set("x|" + key, `${rev}|${error}`);
   if (had === undefined) {
-    const [list] = dict.get("xlist");
-    dict.set("xlist", list === undefined ? key : `${list}\n${key}`);
+    const keys = invalidList();
+    keys.push(key);
+    setInvalidList(keys);
   }
 }
 
@@ -191,17 +236,15 @@ export function clearInvalid(key: string): void {
   const [had] = dict.get("x|" + key);
   if (had === undefined) return;
   dict.delete("x|" + key);
-  const [list] = dict.get("xlist");
   const keep: string[] = [];
-  for (const [k] of string.gmatch(list ?? "", "[^\n]+")) if (k !== key) keep.push(k);
-  dict.set("xlist", keep.join("\n"));
+  for (const k of invalidList()) if (k !== key) keep.push(k);
+  setInvalidList(keep);
 }
 
 /** The values from etcd that failed validation, by key: {revision, error}. */
 export function invalidKeys(): LuaTable<string, { revision: number; error: string }> {
   const out = new LuaTable<string, { revision: number; error: string }>();
-  const [list] = dict.get("xlist");
-  for (const [k] of string.gmatch(list ?? "", "[^\n]+")) {
+  for (const k of invalidList()) {
     const [raw] = dict.get("x|" + k);
     if (raw !== undefined) {
       const [bar] = string.find(raw, "|", 1, true);

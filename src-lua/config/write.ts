@@ -13,11 +13,14 @@ import { etcd } from "../etcd/connection";
 import { EtcdFailure } from "../etcd/failure";
 import { Compare, compareModRevision, opDeleteRange, opPut, prefixEnd, TxnOp, TxnResult } from "../etcd/kv";
 import { memberKeys } from "./apply";
+import { settings } from "../node/settings";
 import * as store from "./store";
 import { poll, waitForWorkers } from "./sync";
 
 /** etcd's default limit of operations in one transaction (--max-txn-ops). */
 export const MAX_TXN_OPS = 128;
+/** What one operation or compare adds to a transaction's size, besides its key and value. */
+const OP_OVERHEAD = 32;
 const ATTEMPTS = 5;
 /** How long a written change may take to come back through the watch and reach every worker. */
 const APPLY_WAIT = 10;
@@ -33,6 +36,9 @@ export interface WriteFailure {
  * and this node will then serve it like any other change), 502 when etcd refused it.
  */
 export function etcdFailure(err: EtcdFailure): WriteFailure {
+  if (err.kind === "refused" && (string.find(err.message, "request is too large", 1, true)[0] !== undefined || string.find(err.message, "larger than max", 1, true)[0] !== undefined)) {
+    return { status: 413, msg: `the change was not written: etcd refused it as too large (${err.message}); split it into smaller changes` };
+  }
   if (err.kind === "outcome unknown") {
     return { status: 504, msg: `the outcome of the change is unknown: ${err.message}; read it back before retrying` };
   }
@@ -54,6 +60,30 @@ export function txn(compare: Compare[], ops: TxnOp[]): LuaMultiReturn<[TxnResult
 
 function tooManyOps(n: number): WriteFailure {
   return { status: 400, msg: `this change needs ${n} etcd operations; one transaction holds at most ${MAX_TXN_OPS}: split it` };
+}
+
+function len(s: string | undefined): number {
+  return s === undefined ? 0 : s.length;
+}
+
+/** About the size of a transaction as etcd counts it against --max-request-bytes (keys and values as bytes). */
+export function txnBytes(compares: Compare[], ops: TxnOp[]): number {
+  // the gateway's fields are base64: 4 characters for 3 bytes
+  let n = 0;
+  for (const c of compares) n += math.ceil((len(c.key) + len(c.range_end)) * 3 / 4) + OP_OVERHEAD;
+  for (const op of ops) {
+    const r = (op.request_put ?? op.request_delete_range ?? op.request_range) as { key?: string; value?: string; range_end?: string };
+    n += math.ceil((len(r.key) + len(r.value) + len(r.range_end)) * 3 / 4) + OP_OVERHEAD;
+  }
+  return n;
+}
+
+function tooLarge(n: number): WriteFailure {
+  const most = settings.etcdMaxRequestBytes;
+  return {
+    status: 413,
+    msg: `this change is about ${n} bytes; one etcd transaction holds at most ${most} (etcd's --max-request-bytes; ELB_ETCD_MAX_REQUEST_BYTES): split it into smaller changes, or raise both`,
+  };
 }
 
 /** Waits (yielding) until the node's watch has seen revision `rev`; false on timeout. */
@@ -109,6 +139,8 @@ export function write(plan: WritePlan): LuaMultiReturn<[Written, undefined] | [u
     const p = prepare(plan, seen);
     const most = p.ops.length > p.compares.length ? p.ops.length : p.compares.length;
     if (most > MAX_TXN_OPS) return $multi(undefined, tooManyOps(most));
+    const bytes = txnBytes(p.compares, p.ops);
+    if (bytes > settings.etcdMaxRequestBytes) return $multi(undefined, tooLarge(bytes));
     if (p.ops.length === 0) return $multi({ revision: seen, existed: p.existed }, undefined);
     const [res, failure] = txn(p.compares, p.ops);
     if (res === undefined) return $multi(undefined, failure!);

@@ -19,7 +19,8 @@ export function checkWhole(v: unknown, at: string, min: number, max: number, pro
 }
 
 export function checkSeconds(v: unknown, at: string, min: number, max: number, problems: Problem[]): void {
-  if (typeof v !== "number" || v < min || v > max) {
+  // v !== v: NaN (a YAML .nan read by elbctl) fails every comparison
+  if (typeof v !== "number" || v !== v || v < min || v > max) {
     problems.push({ path: at, error: `must be a number of seconds from ${min} to ${max}, got ${typeof v === "number" ? `${v}` : describe(v)}` });
   }
 }

@@ -4,7 +4,7 @@
 import * as cjson from "cjson.safe";
 import { Endpoint, endpointName } from "../core/endpoints";
 import { etcdError, EtcdFailure, failure, Result } from "./failure";
-import { openStream, request } from "./http";
+import { openStream, request, Transport } from "./http";
 import {
   DeleteResult, headerRevision, int, KeyValue, keyRange, Lease, num, prefixEnd, PrefixResult, PutResult,
   rangeBody, RangeOptions, RangeResult, RevisionResult, toRangeResult, toTxnResult, TxnRequest, TxnResult,
@@ -22,15 +22,56 @@ function listOrNothing<T>(list: T[] | undefined): T[] | undefined {
 export interface ClientOptions {
   /** Bounds connect, send and each read, per endpoint tried (default 5000). */
   timeoutMs?: number;
+  /** https:// endpoints: the client certificate and key, parsed (ngx.ssl) */
+  cert?: unknown;
+  key?: unknown;
+  /** etcd authentication: a token is asked for each endpoint, and again when etcd says it expired */
+  user?: string;
+  password?: string;
+}
+
+/** Whether etcd's message says the token is missing, wrong or expired. */
+function tokenMessage(msg: string): boolean {
+  return string.find(msg, "auth token", 1, true)[0] !== undefined || string.find(msg, "user name is empty", 1, true)[0] !== undefined;
+}
+
+/** etcd's answers that mean the token is missing, wrong or expired (gRPC Unauthenticated is 16). */
+function tokenRefused(status: number, decoded: any): boolean {
+  if (status === 401) return true;
+  if (typeof decoded !== "object") return false;
+  return tonumber(decoded.code) === 16 || tokenMessage(tostring(decoded.message ?? decoded.error ?? ""));
 }
 
 export class EtcdClient {
   /** Index of the endpoint that answered last; requests start there. */
   private current = 0;
   private readonly timeoutMs: number;
+  /** per endpoint: its TLS material and its auth token (simple tokens are valid on one member only) */
+  private readonly transports: Transport[] = [];
 
-  constructor(public readonly endpoints: Endpoint[], opts?: ClientOptions) {
+  constructor(public readonly endpoints: Endpoint[], private readonly opts?: ClientOptions) {
     this.timeoutMs = opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    for (let i = 0; i < endpoints.length; i++) this.transports[i] = { cert: opts?.cert, key: opts?.key };
+  }
+
+  /**
+   * The transport for endpoint `index`, with a token when etcd auth is on: [transport] or
+   * [undefined, why, reached] (reached: the endpoint answered, so trying another is pointless
+   * when it refused the user).
+   */
+  private transport(index: number, renew: boolean): LuaMultiReturn<[Transport, undefined, undefined] | [undefined, string, boolean]> {
+    const t = this.transports[index];
+    if (this.opts?.user === undefined || (t.token !== undefined && !renew)) return $multi(t, undefined, undefined);
+    t.token = undefined;
+    const [body] = cjson.encode({ name: this.opts.user, password: this.opts.password ?? "" });
+    const [status, data] = request(this.endpoints[index], "POST", "/v3/auth/authenticate", body!, this.timeoutMs, t);
+    if (status === undefined) return $multi(undefined, data!, false);
+    const [decoded] = cjson.decode(data!);
+    if (status !== 200 || typeof decoded !== "object" || typeof decoded.token !== "string") {
+      return $multi(undefined, "etcd error: authentication as " + this.opts.user + " failed: " + etcdError(status, data!, decoded).message, true);
+    }
+    t.token = decoded.token;
+    return $multi(t, undefined, undefined);
   }
 
   /** The endpoint requests go to first. */
@@ -51,7 +92,19 @@ export class EtcdClient {
     const n = this.endpoints.length;
     for (let i = 0; i < n; i++) {
       const index = (this.current + i) % n;
-      const [status, data, stage] = request(this.endpoints[index], "POST", path, body, this.timeoutMs);
+      const [tr, terr, reached] = this.transport(index, false);
+      if (tr === undefined) {
+        if (reached) return $multi(undefined, failure("refused", terr!));
+        tried[tried.length] = terr!;
+        continue;
+      }
+      let [status, data, stage] = request(this.endpoints[index], "POST", path, body, this.timeoutMs, tr);
+      if (status !== undefined && status !== 200 && this.opts?.user !== undefined && tokenRefused(status, cjson.decode(data!)[0])) {
+        // the token expired (or the member restarted): etcd refused the request, so sending it again is safe
+        const [tr2, terr2] = this.transport(index, true);
+        if (tr2 === undefined) return $multi(undefined, failure("refused", terr2!));
+        [status, data, stage] = request(this.endpoints[index], "POST", path, body, this.timeoutMs, tr2);
+      }
       if (status === undefined) {
         tried[tried.length] = data!;
         if (stage !== "connect" && !retryAfterSend) {
@@ -196,11 +249,28 @@ export class EtcdClient {
     const [body] = cjson.encode({ create_request: create });
     const tried: string[] = [];
     const n = this.endpoints.length;
+    let renewed = false;
     for (let i = 0; i < n; i++) {
       const index = (this.current + i) % n;
       const ep = this.endpoints[index];
       // Opening a watch changes nothing, so any endpoint that fails is skipped.
-      const [stream, err] = openStream(ep, "POST", "/v3/watch", body!, this.timeoutMs);
+      let [tr, terr, reached] = this.transport(index, false);
+      if (tr === undefined) {
+        if (reached) return $multi(undefined, failure("refused", terr!));
+        tried[tried.length] = terr!;
+        continue;
+      }
+      let [stream, err] = openStream(ep, "POST", "/v3/watch", body!, this.timeoutMs, tr);
+      if (stream !== undefined && stream.status !== 200 && this.opts?.user !== undefined) {
+        const [data] = stream.readAll();
+        if (tokenRefused(stream.status, cjson.decode(data ?? "")[0])) {
+          [tr, terr] = this.transport(index, true);
+          if (tr === undefined) return $multi(undefined, failure("refused", terr!));
+          [stream, err] = openStream(ep, "POST", "/v3/watch", body!, this.timeoutMs, tr);
+        } else {
+          return $multi(undefined, etcdError(stream.status, data ?? "", cjson.decode(data ?? "")[0]));
+        }
+      }
       if (stream === undefined) {
         tried[tried.length] = err!;
       } else if (stream.status !== 200) {
@@ -219,6 +289,13 @@ export class EtcdClient {
           this.current = index;
           if (first === undefined) {
             watch.close();
+            // the stream itself may say the token expired: a new one, and the same endpoint again
+            if (this.opts?.user !== undefined && !renewed && tokenMessage(ferr!.message)) {
+              renewed = true;
+              this.transport(index, true);
+              i--;
+              continue;
+            }
             return $multi(undefined, ferr!);
           }
           if (!first.created || first.canceled) {

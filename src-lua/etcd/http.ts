@@ -17,13 +17,23 @@ const KEEPALIVE_POOL_SIZE = 8;
 const READ_MAX = 65536;
 const DEFAULT_TIMEOUT_MS = 5000;
 
+/** How a request reaches an https:// endpoint, and the headers it carries (an etcd auth token). */
+export interface Transport {
+  /** the client certificate and key, parsed (ngx.ssl.parse_pem_cert / parse_pem_priv_key) */
+  cert?: unknown;
+  key?: unknown;
+  /** the Authorization header: etcd's auth token */
+  token?: string;
+}
+
 type BodyMode = "none" | "length" | "chunked" | "close";
 // Chunked decoding state: waiting for a size line, inside chunk data, waiting for the
 // CRLF that ends a chunk, reading the trailer section, or finished.
 type ChunkState = "size" | "data" | "crlf" | "trailer" | "done";
 
-function requestText(ep: Endpoint, method: string, path: string, body: string | undefined): string {
+function requestText(ep: Endpoint, method: string, path: string, body: string | undefined, transport: Transport | undefined): string {
   let head = method + " " + path + " HTTP/1.1\r\nHost: " + endpointName(ep) + "\r\nUser-Agent: elb\r\nAccept: application/json\r\n";
+  if (transport?.token !== undefined) head = head + "Authorization: " + transport.token + "\r\n";
   if (body !== undefined) {
     head = head + "Content-Type: application/json\r\nContent-Length: " + string.len(body) + "\r\n\r\n" + body;
   } else if (method === "POST" || method === "PUT") {
@@ -195,7 +205,7 @@ export class HttpStream {
 
 type OpenResult = LuaMultiReturn<[HttpStream, undefined, undefined, boolean] | [undefined, string, FailureStage, boolean]>;
 
-function openOnce(ep: Endpoint, method: string, text: string, timeoutMs: number): OpenResult {
+function openOnce(ep: Endpoint, method: string, text: string, timeoutMs: number, transport: Transport | undefined): OpenResult {
   const name = endpointName(ep);
   const sock = ngx.socket.tcp();
   sock.settimeouts(timeoutMs, timeoutMs, timeoutMs);
@@ -203,6 +213,22 @@ function openOnce(ep: Endpoint, method: string, text: string, timeoutMs: number)
   if (!ok) return $multi(undefined, "connect to " + name + ": " + cerr, "connect", false);
   const [times] = sock.getreusedtimes();
   const reused = (times ?? 0) > 0;
+  if (ep.tls && !reused) {
+    // the certificate is checked against lua_ssl_trusted_certificate (ETCD_CACERT), and its
+    // name against the host name written in ETCD (an IP address: the chain only)
+    if (transport?.cert !== undefined) {
+      const [set, serr] = sock.setclientcert(transport.cert, transport.key);
+      if (!set) {
+        sock.close();
+        return $multi(undefined, "client certificate for " + name + ": " + serr, "connect", false);
+      }
+    }
+    const [shook, herr] = sock.sslhandshake(false, ep.serverName, true);
+    if (shook === undefined) {
+      sock.close();
+      return $multi(undefined, "TLS handshake with " + name + ": " + herr, "connect", false);
+    }
+  }
 
   const [sent, serr] = sock.send(text);
   if (sent === undefined) {
@@ -276,13 +302,14 @@ export function openStream(
   path: string,
   body?: string,
   timeoutMs?: number,
+  transport?: Transport,
 ): LuaMultiReturn<[HttpStream, undefined, undefined] | [undefined, string, FailureStage]> {
   const t = timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const text = requestText(ep, method, path, body);
+  const text = requestText(ep, method, path, body, transport);
   // A pooled keepalive connection may have been closed by the server while idle; the
   // request was then never read, so it is safe to send it again on another connection.
   for (let i = 0; i <= KEEPALIVE_POOL_SIZE; i++) {
-    const [stream, err, stage, reused] = openOnce(ep, method, text, t);
+    const [stream, err, stage, reused] = openOnce(ep, method, text, t, transport);
     if (stream !== undefined) return $multi(stream, undefined, undefined);
     if (!reused || (stage !== "send" && stage !== "receive")) return $multi(undefined, err!, stage!);
   }
@@ -299,8 +326,9 @@ export function request(
   path: string,
   body?: string,
   timeoutMs?: number,
+  transport?: Transport,
 ): LuaMultiReturn<[number, string, undefined] | [undefined, string, FailureStage]> {
-  const [stream, err, stage] = openStream(ep, method, path, body, timeoutMs);
+  const [stream, err, stage] = openStream(ep, method, path, body, timeoutMs, transport);
   if (stream === undefined) return $multi(undefined, err!, stage!);
   const [data, rerr] = stream.readAll();
   if (data === undefined) return $multi(undefined, rerr! + " (from " + endpointName(ep) + ")", "receive");

@@ -17,6 +17,16 @@ export interface Settings {
   nodeId: string;
   /** the address other tools reach this node at (ELB_ADVERTISE, default <hostname>:<port>) */
   advertise: string;
+  /** etcd's --max-request-bytes: a change whose transaction is larger is refused before it is sent */
+  etcdMaxRequestBytes: number;
+  /** admin writes this node handles at once; more get 429 (ELB_ADMIN_MAX_WRITES) */
+  adminMaxWrites: number;
+  /** https:// endpoints: the client certificate and its key, as PEM text (ETCD_CERT, ETCD_KEY) */
+  etcdCert: string | undefined;
+  etcdKey: string | undefined;
+  /** etcd authentication (ETCD_USER, ETCD_PASSWORD) */
+  etcdUser: string | undefined;
+  etcdPassword: string | undefined;
 }
 
 export const settings: Settings = {
@@ -29,6 +39,12 @@ export const settings: Settings = {
   prefix: "",
   nodeId: "",
   advertise: "",
+  etcdMaxRequestBytes: 1572864,
+  adminMaxWrites: 16,
+  etcdCert: undefined,
+  etcdKey: undefined,
+  etcdUser: undefined,
+  etcdPassword: undefined,
 };
 
 function hostname(): string {
@@ -44,6 +60,47 @@ function env(name: string): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
+/** A whole number from the environment in [min, max], or a message. */
+function whole(name: string, fallback: number, min: number, max: number): number | string {
+  const v = env(name);
+  if (v === undefined) return fallback;
+  const n = tonumber(v);
+  if (n === undefined || n !== math.floor(n) || n < min || n > max) return `${name} must be a whole number from ${min} to ${max}, got "${v}"`;
+  return n;
+}
+
+/** The text of a file named by a variable (read in the master, which may be root), or a message. */
+function fileText(name: string): LuaMultiReturn<[string | undefined, string | undefined]> {
+  const file = env(name);
+  if (file === undefined) return $multi(undefined, undefined);
+  const [f, err] = io.open(file, "rb");
+  if (f === undefined) return $multi(undefined, `${name}: cannot read ${file}: ${err}`);
+  const text = f.read("*a") as string | undefined;
+  f.close();
+  if (text === undefined || text === "") return $multi(undefined, `${name}: ${file} is empty`);
+  return $multi(text, undefined);
+}
+
+/** The etcd settings beyond the endpoints: TLS client certificate, authentication, limits. */
+function loadEtcd(): string | undefined {
+  const bytes = whole("ELB_ETCD_MAX_REQUEST_BYTES", 1572864, 65536, 1073741824);
+  if (typeof bytes === "string") return bytes;
+  settings.etcdMaxRequestBytes = bytes;
+  const [cert, cerr] = fileText("ETCD_CERT");
+  if (cerr !== undefined) return cerr;
+  const [key, kerr] = fileText("ETCD_KEY");
+  if (kerr !== undefined) return kerr;
+  if ((cert === undefined) !== (key === undefined)) return "ETCD_CERT and ETCD_KEY go together: set both or neither";
+  const tls = settings.etcd[0].tls;
+  if ((cert !== undefined || env("ETCD_CACERT") !== undefined) && !tls) return "ETCD_CACERT, ETCD_CERT and ETCD_KEY need https:// endpoints in ETCD";
+  settings.etcdCert = cert;
+  settings.etcdKey = key;
+  settings.etcdUser = env("ETCD_USER");
+  settings.etcdPassword = env("ETCD_PASSWORD");
+  if ((settings.etcdUser === undefined) !== (settings.etcdPassword === undefined)) return "ETCD_USER and ETCD_PASSWORD go together: set both or neither";
+  return undefined;
+}
+
 /** Reads the environment; returns a message when a variable is malformed. */
 export function load(): string | undefined {
   settings.elbName = env("ELBNAME") ?? "ELB";
@@ -51,6 +108,8 @@ export function load(): string | undefined {
   const eps = parseEndpoints(env("ETCD") ?? "127.0.0.1:2379");
   if (typeof eps === "string") return `ETCD: ${eps}`;
   settings.etcd = eps;
+  const eerr = loadEtcd();
+  if (eerr !== undefined) return eerr;
   const statsd = env("STATSD");
   if (statsd !== undefined) {
     const [m1, m2] = string.match(statsd, "^([^:]+):(%d+)$");
@@ -64,6 +123,9 @@ export function load(): string | undefined {
   settings.adminAllow = cidrs;
   regexPolicy.strict = env("ELB_REGEX_STRICT") === "1";
   settings.adminToken = env("ELB_ADMIN_TOKEN");
+  const writes = whole("ELB_ADMIN_MAX_WRITES", 16, 1, 1000);
+  if (typeof writes === "string") return writes;
+  settings.adminMaxWrites = writes;
   settings.prefix = env("ELB_PREFIX") ?? ngx.config.prefix();
   const [port] = string.match(env("ELB_LISTEN") ?? "8080", "(%d+)$");
   settings.advertise = env("ELB_ADVERTISE") ?? `${hostname()}:${port ?? "8080"}`;

@@ -13,6 +13,15 @@ declare module "cjson.safe" {
   function encode(value: unknown): LuaMultiReturn<[string | undefined, string | undefined]>;
   function decode(text: string): LuaMultiReturn<[any, string | undefined]>;
   function encode_sparse_array(convert?: boolean, ratio?: number, safe?: number): void;
+  /** false: NaN, Infinity and hex numbers are refused (they are not JSON) */
+  function decode_invalid_numbers(allow?: boolean): boolean;
+  function decode_max_depth(depth?: number): number;
+}
+
+/** @noSelf */
+declare module "ngx.ssl" {
+  function parse_pem_cert(pem: string): LuaMultiReturn<[unknown, string | undefined]>;
+  function parse_pem_priv_key(pem: string): LuaMultiReturn<[unknown, string | undefined]>;
 }
 
 /** @noSelf */

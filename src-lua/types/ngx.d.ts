@@ -136,3 +136,14 @@ declare interface NgxTcpSocket {
   getreusedtimes(this: NgxTcpSocket): LuaMultiReturn<[number | undefined, string | undefined]>;
   sslhandshake(this: NgxTcpSocket, session: unknown, serverName: string | undefined, verify: boolean): LuaMultiReturn<[unknown, string | undefined]>;
 }
+
+// Added for etcd over TLS (etcd/http.ts) and the admin token check (admin/router.ts).
+declare interface NgxTcpSocket {
+  /** reused: false (no session object); serverName: SNI and the name checked when verify is set */
+  sslhandshake(this: NgxTcpSocket, reused: boolean, serverName: string | undefined, verify: boolean): LuaMultiReturn<[unknown, string | undefined]>;
+  setclientcert(this: NgxTcpSocket, cert: unknown, key: unknown): LuaMultiReturn<[boolean | undefined, string | undefined]>;
+}
+
+declare interface Ngx {
+  hmac_sha1(this: void, key: string, data: string): string;
+}

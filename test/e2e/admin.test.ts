@@ -2,6 +2,7 @@
 // state still serving), DELETEs, methods, etcd down (503), and who may call it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backend, Elb, Etcd, etcdctl, startBackend, startElb, startEtcd, stopAll } from "./harness";
+import { configRevisions as revisionsIn } from "./etcd-keys";
 
 let etcd: Etcd;
 let elb: Elb;
@@ -18,16 +19,6 @@ async function etcdKeys(prefix: string): Promise<string[]> {
   return out.split("\n").filter((l) => l.trim() !== "");
 }
 
-/** Every configuration key in etcd with the revision it was last written at (the node's own registry entry under /ELB/nodes/ is left out: it changes on its own). */
-async function configRevisions(): Promise<Record<string, number>> {
-  const out = JSON.parse((await etcdctl(etcd.endpoint, "get", "/ELB/", "--prefix", "-w", "json")).stdout);
-  const revs: Record<string, number> = {};
-  for (const kv of out.kvs ?? []) {
-    const key = Buffer.from(kv.key, "base64").toString();
-    if (!key.startsWith("/ELB/nodes/")) revs[key] = kv.mod_revision;
-  }
-  return revs;
-}
 
 beforeAll(async () => {
   etcd = await startEtcd();
@@ -110,7 +101,7 @@ describe("validation: 400, every problem and where, nothing changed", () => {
 
   for (const c of cases) {
     it(c.name, async () => {
-      const before = await configRevisions();
+      const before = await revisionsIn(etcd.endpoint);
       const method = c.name.startsWith("a DELETE") ? "DELETE" : "PUT";
       const r = await admin(method, c.resource, c.body);
       expect(r.status).toBe(400);
@@ -123,7 +114,7 @@ describe("validation: 400, every problem and where, nothing changed", () => {
         else expect(r.json.errors[i].error).toMatch(e.error);
       });
       // nothing changed: the configuration in etcd, the API's view, and the traffic
-      expect(await configRevisions()).toEqual(before);
+      expect(await revisionsIn(etcd.endpoint)).toEqual(before);
       expect((await admin("GET", "domain")).json).toEqual({ "app.test": backendRules("up1") });
       expect((await admin("GET", "upstream")).json).toMatchObject({ up1: [{ addr: a.addr, name: a.addr, weight: 1, max_fails: 1, fail_timeout: 10 }] });
       const served = await elb.request({ path: "/", headers: { Host: "app.test" } });
