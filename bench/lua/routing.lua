@@ -61,7 +61,7 @@ function M.run(opts)
     local run = access.run
     rawset(ngx, "ctx", {})
     run()
-    local up = rawget(ngx, "ctx").elb_up
+    local up = require("phases.request").current().up
     if not up or up.name ~= "up1" then error("the decision did not reach up1: " .. tostring(up and up.name)) end
     if opts.jitv then require("jit.v").start(opts.jitv) end
     out.decision_ns = bench(opts.reps, opts.iterations, function(n)
@@ -81,7 +81,7 @@ function M.run(opts)
     rawset(ngx, "var", v2Var)
     rawset(ngx, "ctx", {})
     run()
-    up = rawget(ngx, "ctx").elb_up
+    up = require("phases.request").current().up
     if not up or up.name ~= "up1" then error("the 10-rule decision did not reach up1: " .. tostring(up and up.name)) end
     out.decision_v2_ns = bench(opts.reps, opts.iterations, function(n)
       for _ = 1, n do

@@ -15,6 +15,7 @@ import { RuleKind, RuleNode, Template } from "../core/rules/node";
 import { regexLimitHit } from "../config/counters";
 import { Domain, domains, literals, lookupWildcard, upstreams, Upstream } from "../config/view";
 import { handoffTo } from "./upstream_tls";
+import { begin, current, RequestState } from "./request";
 
 const reFind = ngx.re.find;
 const reMatch = ngx.re.match;
@@ -35,12 +36,6 @@ for (let b = 0; b < 256; b++) {
   const ch = string.char(b);
   if (string.find(ch, UNSAFE)[0] !== undefined) ESCAPES[ch] = string.format("%%%02X", b);
 }
-
-/**
- * What a request handed over to @elb_response_headers (or an HTTPS upstream's location) routes by. ngx.exec to a named location
- * runs that location's phases at once, before any other request: resume() takes it there.
- */
-const handoff: { domain: Domain | undefined; up: Upstream | undefined; node: RuleNode | undefined } = { domain: undefined, up: undefined, node: undefined };
 
 function deny(status: number, body: string): void {
   ngx.status = status;
@@ -155,20 +150,81 @@ function respond(node: RuleNode): void {
   return ngx.exit(node.status!);
 }
 
-/** The access phase of @elb_response_headers and @elb_tls*: the routing decision run() made for this request. */
+/** The access phase of @elb_response_headers and @elb_tls*: the routing decision run() made for this request is in its state. */
 export function resume(): void {
-  const node = handoff.node;
-  if (node === undefined) {
+  const state = current();
+  if (state === undefined || state.up === undefined) {
     ngx.log(ngx.ERR, "@elb_response_headers entered without a routing decision");
     return deny(502, '{"msg":"no routing decision for this request"}');
   }
-  const ctx = ngx.ctx;
-  ctx.elb_domain = handoff.domain;
-  ctx.elb_up = handoff.up;
-  ctx.elb_resp = node.responseHeaderNames !== undefined ? node : undefined;
-  handoff.domain = undefined;
-  handoff.up = undefined;
-  handoff.node = undefined;
+}
+
+/**
+ * One step of the walk of a domain's rule graph. Each step tail-calls the next rather than
+ * looping: LuaJIT records tail calls into the trace of the request, where a loop here would be
+ * an inner loop of that trace (which aborts it, and the request's FFI calls around the walk
+ * then run in the interpreter).
+ */
+function step(node: RuleNode | undefined, steps: number, domain: Domain, state: RequestState): void {
+  if (node === undefined || steps <= 0) return deny(403, '{"msg":"no rule led to a backend"}');
+  const kind = node.kind;
+  if (kind === RuleKind.Backend) {
+    let up: Upstream | undefined;
+    if (node.literal) up = literals.get(node.server);
+    else up = upstreams.get(node.server);
+    if (up === undefined || up.usable === 0) {
+      return deny(502, '{"msg":"the backend\'s upstream does not exist or has no usable server"}');
+    }
+    const names = node.headerNames;
+    for (let i = 0; i < names.length; i++) ngx.req.set_header(names[i], node.headerValues[i]);
+    const t = node.pathTemplate;
+    if (t !== undefined) {
+      const path = render(t, false);
+      ngx.req.set_uri(string.sub(path, 1, 1) === "/" ? path : "/" + path, false);
+    }
+    state.up = up;
+    if (node.responseHeaderNames !== undefined || up.policy.tls !== undefined) {
+      if (node.responseHeaderNames !== undefined) state.resp = node;
+      return ngx.exec(handoffTo(up));
+    }
+    return;
+  }
+  let hit = false;
+  if (kind === RuleKind.Ua) {
+    const ua = ngx.var.http_user_agent;
+    if (ua !== undefined) hit = regexHit(node, ua, domain);
+  } else if (kind === RuleKind.Path) {
+    const uri = ngx.var.uri ?? "/";
+    if (!node.regex) {
+      hit = string.sub(uri, 1, node.pattern.length) === node.pattern;
+    } else if (node.rewrite) {
+      hit = captures(node, uri, domain);
+      if (hit) rewriteTo(caps.get(1));
+    } else {
+      hit = regexHit(node, uri, domain);
+    }
+  } else if (kind === RuleKind.Header || kind === RuleKind.Cookie || kind === RuleKind.Query) {
+    let v = ngx.var[node.variable];
+    if (v !== undefined) {
+      if (kind === RuleKind.Query) v = decodeArg(v);
+      hit = node.regex ? regexHit(node, v, domain) : v === node.pattern;
+    }
+  } else if (kind === RuleKind.Method) {
+    hit = node.methods![ngx.req.get_method()] === true;
+  } else if (kind === RuleKind.Ip) {
+    hit = clientIn(node);
+  } else if (kind === RuleKind.Scheme) {
+    hit = ngx.var.scheme === node.variable;
+  } else if (kind === RuleKind.Limit) {
+    hit = underLimit(node, domain);
+  } else if (kind === RuleKind.Split) {
+    return step(branch(node), steps - 1, domain, state);
+  } else if (kind === RuleKind.Redirect) {
+    return redirect(node);
+  } else if (kind === RuleKind.Respond) {
+    return respond(node);
+  }
+  return step(hit ? node.succ : node.fail, steps - 1, domain, state);
 }
 
 export function run(): void {
@@ -179,75 +235,19 @@ export function run(): void {
     return deny(404, '{"msg":"no rule set for this domain"}');
   }
   const domain: Domain = found;
-  const ctx = ngx.ctx;
-  ctx.elb_domain = domain;
+  const state = begin();
+  state.domain = domain;
   const rules = domain.rules;
-  if (rules.captures) for (let i = 1; i <= 9; i++) caps.set(i, false);
-  let node: RuleNode | undefined = rules.init;
-  let steps = rules.maxSteps;
-  while (node !== undefined && steps > 0) {
-    steps = steps - 1;
-    const kind = node.kind;
-    if (kind === RuleKind.Backend) {
-      let up: Upstream | undefined;
-      if (node.literal) up = literals.get(node.server);
-      else up = upstreams.get(node.server);
-      if (up === undefined || up.usable === 0) {
-        return deny(502, '{"msg":"the backend\'s upstream does not exist or has no usable server"}');
-      }
-      const names = node.headerNames;
-      for (let i = 0; i < names.length; i++) ngx.req.set_header(names[i], node.headerValues[i]);
-      const t = node.pathTemplate;
-      if (t !== undefined) {
-        const path = render(t, false);
-        ngx.req.set_uri(string.sub(path, 1, 1) === "/" ? path : "/" + path, false);
-      }
-      if (node.responseHeaderNames !== undefined || up.policy.tls !== undefined) {
-        handoff.domain = domain;
-        handoff.up = up;
-        handoff.node = node;
-        return ngx.exec(handoffTo(up));
-      }
-      ctx.elb_up = up;
-      return;
-    }
-    let hit = false;
-    if (kind === RuleKind.Ua) {
-      const ua = ngx.var.http_user_agent;
-      if (ua !== undefined) hit = regexHit(node, ua, domain);
-    } else if (kind === RuleKind.Path) {
-      const uri = ngx.var.uri ?? "/";
-      if (!node.regex) {
-        hit = string.sub(uri, 1, node.pattern.length) === node.pattern;
-      } else if (node.rewrite) {
-        hit = captures(node, uri, domain);
-        if (hit) rewriteTo(caps.get(1));
-      } else {
-        hit = regexHit(node, uri, domain);
-      }
-    } else if (kind === RuleKind.Header || kind === RuleKind.Cookie || kind === RuleKind.Query) {
-      let v = ngx.var[node.variable];
-      if (v !== undefined) {
-        if (kind === RuleKind.Query) v = decodeArg(v);
-        hit = node.regex ? regexHit(node, v, domain) : v === node.pattern;
-      }
-    } else if (kind === RuleKind.Method) {
-      hit = node.methods![ngx.req.get_method()] === true;
-    } else if (kind === RuleKind.Ip) {
-      hit = clientIn(node);
-    } else if (kind === RuleKind.Scheme) {
-      hit = ngx.var.scheme === node.variable;
-    } else if (kind === RuleKind.Limit) {
-      hit = underLimit(node, domain);
-    } else if (kind === RuleKind.Split) {
-      node = branch(node);
-      continue;
-    } else if (kind === RuleKind.Redirect) {
-      return redirect(node);
-    } else if (kind === RuleKind.Respond) {
-      return respond(node);
-    }
-    node = hit ? node.succ : node.fail;
+  if (rules.captures) {
+    caps.set(1, false);
+    caps.set(2, false);
+    caps.set(3, false);
+    caps.set(4, false);
+    caps.set(5, false);
+    caps.set(6, false);
+    caps.set(7, false);
+    caps.set(8, false);
+    caps.set(9, false);
   }
-  return deny(403, '{"msg":"no rule led to a backend"}');
+  return step(rules.init, rules.maxSteps, domain, state);
 }

@@ -14,6 +14,7 @@ import { Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { checkBits, enter, isDown, leave, refreshSince, OFFLINE, UNHEALTHY } from "../health/state";
 import { Upgraded } from "../core/policy";
+import { current, RequestState } from "./request";
 
 /**
  * What ends the balancer phase when no server can be used: nginx's "no live upstreams"
@@ -47,14 +48,14 @@ function stickyUsable(peer: Peer): boolean {
   return !isDown(peer);
 }
 
-/** Ends the request with nginx's 502; the error page learns the upstream from $elb_peer, "<name>|". */
-function giveUp(up: Upstream): void {
-  ngx.var.elb_peer = up.name + "|";
+/** Ends the request with nginx's 502; the error page learns the upstream from `served`, "<name>|". */
+function giveUp(state: RequestState, up: Upstream): void {
+  state.served = up.name + "|";
   ngx.var.elb_cookie = "";
   return ngx.exit(NGX_BUSY);
 }
 
-function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
+function firstTry(state: RequestState, up: Upstream): Peer | undefined {
   const policy = up.policy;
   let retries = policy.retries;
   if (retries < 0) retries = up.usable > MAX_TRIES ? MAX_TRIES - 1 : up.usable - 1;
@@ -77,13 +78,13 @@ function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
   if (up.algo.hashed) {
     let key = ngx.var[policy.hashVar];
     if (key === undefined || key === "") key = ngx.var.remote_addr;
-    ctx.elb_key = key;
+    state.key = key;
   }
   const cookieVar = up.stickyVar;
   if (cookieVar !== undefined) {
     const id = ngx.var[cookieVar];
     if (id !== undefined) {
-      ctx.elb_sticky = id;
+      state.sticky = id;
       const peer = up.byId.get(id);
       if (peer !== undefined && stickyUsable(peer)) return peer;
     }
@@ -92,44 +93,43 @@ function firstTry(ctx: { [key: string]: any }, up: Upstream): Peer | undefined {
 }
 
 export function run(): void {
-  const ctx = ngx.ctx;
-  const up: Upstream = ctx.elb_up;
+  const state = current()!;
+  const up = state.up!;
   const now = ngx.now();
-  let tried: LuaTable<Peer, boolean> | undefined = ctx.elb_tried;
-  const last: Peer | undefined = ctx.elb_peer;
+  let tried = state.tried;
+  const last = state.peer;
   let peer: Peer | undefined = undefined;
   if (last === undefined) {
-    peer = firstTry(ctx, up);
+    peer = firstTry(state, up);
   } else {
     recordFailure(last);
     up.algo.finished(last, undefined, now);
     leave(last.key);
-    ctx.elb_peer = undefined;
-    ngx.var.elb_peer = "";
+    state.peer = undefined;
+    state.served = undefined;
     if (tried === undefined) {
       tried = new LuaTable();
-      ctx.elb_tried = tried;
+      state.tried = tried;
     }
     tried.set(last, true);
   }
-  const key: string | undefined = ctx.elb_key;
+  const key = state.key;
   if (peer === undefined) peer = up.algo.pick(up.state, forNewClient, tried, key, now);
   if (peer === undefined && up.policy.onAllDown === "any") peer = up.algo.pick(up.state, anyLeft, tried, key, now);
   if (peer === undefined) {
     ngx.log(ngx.ERR, "upstream ", up.name, ": no usable server left to try");
-    return giveUp(up);
+    return giveUp(state, up);
   }
   const [ok, err] = balancer.set_current_peer(peer.ip, peer.port);
   if (!ok) {
     ngx.log(ngx.ERR, "upstream ", up.name, ": cannot use ", peer.addr, ": ", err);
-    return giveUp(up);
+    return giveUp(state, up);
   }
-  ctx.elb_peer = peer;
+  state.peer = peer;
+  state.served = peer.key;
   // sticky: the answer names its server, unless the request's cookie already did (a retry
   // may land elsewhere than the first try, so this is decided per try)
-  if (up.stickyVar !== undefined) ngx.var.elb_cookie = ctx.elb_sticky === peer.id ? "" : up.stickyPrefix + peer.id + up.stickySuffix;
+  if (up.stickyVar !== undefined) ngx.var.elb_cookie = state.sticky === peer.id ? "" : up.stickyPrefix + peer.id + up.stickySuffix;
   up.algo.started(peer);
   enter(peer);
-  // ngx.ctx does not survive the error_page jump: the log phase finds the peer by this
-  ngx.var.elb_peer = peer.key;
 }

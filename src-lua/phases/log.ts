@@ -2,11 +2,12 @@
 // fail_statuses for passive health), then the per-worker Prometheus counts (metrics/aggregate.ts,
 // unless ELB_METRICS=off) and statsd aggregation (when STATSD is set). Plain Lua.
 import { Peer } from "../core/balancer/peer";
-import { Domain, lookupDomain, peerByKey, Upstream } from "../config/view";
+import { Domain, lookupDomain, Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { leave } from "../health/state";
 import * as aggregate from "../metrics/aggregate";
 import * as statsd from "../metrics/statsd";
+import { current, forget } from "./request";
 
 const prometheus = aggregate.settings;
 
@@ -17,8 +18,7 @@ function lastNumber(list: string | undefined): number | undefined {
   return last === undefined ? undefined : tonumber(last);
 }
 
-function finish(up: Upstream, peer: Peer): void {
-  const now = ngx.now();
+function finish(up: Upstream, peer: Peer, now: number): void {
   const latency = up.algo.timed ? lastNumber(ngx.var.upstream_header_time) : undefined;
   up.algo.finished(peer, latency, now);
   const statuses = up.failStatuses;
@@ -28,36 +28,29 @@ function finish(up: Upstream, peer: Peer): void {
   }
 }
 
-/** After an error_page jump ngx.ctx is gone: the peer is found again by its key. */
-function finishByKey(key: string): void {
-  leave(key);
-  const [up, peer] = peerByKey(key);
-  if (peer === undefined) return;
-  up!.algo.finished(peer, undefined, ngx.now());
-}
-
 export function run(): void {
-  const ctx = ngx.ctx;
-  const peer: Peer | undefined = ctx.elb_peer;
+  const now = ngx.now();
+  const state = current();
+  let domain: Domain | undefined;
   let served: string | undefined = undefined;
-  if (peer !== undefined) {
-    served = peer.key;
-    leave(served);
-    finish(ctx.elb_up, peer);
-  } else {
-    const key = ngx.var.elb_peer;
-    if (key !== undefined && key !== "") {
-      finishByKey(key);
-      served = key;
+  if (state !== undefined) {
+    domain = state.domain;
+    served = state.served;
+    const peer = state.peer;
+    if (peer !== undefined) {
+      leave(peer.key);
+      // after nginx's error page the upstream's answer is not one (upstream_error.ts counted the failure)
+      if (state.errorPage) state.up!.algo.finished(peer, undefined, now);
+      else finish(state.up!, peer, now);
     }
+    forget(state);
   }
   const counting = prometheus.enabled;
   if (!counting && !statsd.enabled) return;
-  // after an error_page redirect ngx.ctx is gone: find the domain again
-  let domain: Domain | undefined = ctx.elb_domain;
-  if (domain === undefined) domain = lookupDomain(ngx.var.host ?? "");
+  // no state: the access phase did not route this request (an ACME challenge answered here)
+  if (state === undefined) domain = lookupDomain(ngx.var.host ?? "");
   const status = ngx.status;
-  const seconds = ngx.now() - ngx.req.start_time();
+  const seconds = now - ngx.req.start_time();
   if (counting) aggregate.count(domain === undefined ? aggregate.UNMATCHED : domain.name, served, status, seconds);
   if (domain !== undefined && statsd.enabled) statsd.record(domain.metric, status, seconds * 1000);
 }

@@ -1,11 +1,13 @@
 // The JSON answer when nginx itself failed to get a response from the upstream (502, 504):
 // every try failed, or no server was usable. The last server tried is marked failed for
 // passive health (its failure never reached the balancer phase, which sees only failures
-// that are retried). ngx.ctx is gone here: $elb_peer holds the key of the server the
-// request was on, "<upstream>|<host:port>" ("<upstream>|" when the balancer found none).
+// that are retried). The request's state (phases/request.ts) survives the jump: `served` is the
+// key of the server the request was on, "<upstream>|<host:port>" ("<upstream>|" when the
+// balancer found none).
 import { recordFailure } from "../health/passive";
 import { peerByKey } from "../config/view";
 import { encode } from "../config/json";
+import { current } from "./request";
 
 function markLastPeer(key: string): void {
   const [received] = string.match(ngx.var.upstream_bytes_received ?? "", "([^,%s]+)%s*$");
@@ -16,7 +18,12 @@ function markLastPeer(key: string): void {
 
 export function run(): void {
   const status = ngx.status;
-  const key = ngx.var.elb_peer ?? "";
+  const state = current();
+  let key = "";
+  if (state !== undefined) {
+    state.errorPage = true;
+    key = state.served ?? "";
+  }
   markLastPeer(key);
   ngx.status = status;
   ngx.header["Content-Type"] = "application/json";
