@@ -32,7 +32,7 @@ describe("config.json decode", function()
       local v = json.decode(t)
       if t == '5' or t == '"x"' then assert.is_not_nil(v, t) else assert.is_nil(v, t) end
     end
-    local v = assert(json.decode('{"a":"\\S+","b":[true,false,null],"c":{"d":"é"},"e":[],"f":{}}'))
+    local v = assert(json.decode('{"a":"\\\\S+","b":[true,false,null],"c":{"d":"é"},"e":[],"f":{}}'))
     assert.equal("\\S+", v.a)
     assert.is_true(shape.isArray(v.e))
     assert.is_true(shape.isObject(v.f))
