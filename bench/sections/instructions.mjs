@@ -150,6 +150,11 @@ export default {
     return { ...opts, processes: PROCESSES, rows };
   },
 
+  targets(res) {
+    const full = res.rows[res.rows.length - 1];
+    return [{ target: "user-space instructions per request ≤ 1.30× plain nginx (callgrind, the full ELB)", value: `${full.ratio_to_nginx.toFixed(2)}× (${Math.round(full.per_request).toLocaleString("en-US")} vs ${Math.round(res.rows[0].per_request).toLocaleString("en-US")})`, met: full.ratio_to_nginx <= 1.3 }];
+  },
+
   markdown(res) {
     const L = [];
     const base = res.rows[0].per_request;
