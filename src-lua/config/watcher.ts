@@ -118,8 +118,9 @@ export function run(this: void, premature: boolean, term: number): void {
     let err: EtcdFailure | undefined = undefined;
     if (store.getStatus("loaded") !== true || store.watchedRevision() === 0) {
       err = loadAll(term);
-      // what a load read (pages, texts, the change list) is garbage now: tens of MiB at 100,000 keys
-      collectgarbage();
+      // what a load read (pages, texts, the change list) is garbage now: tens of MiB at 100,000
+      // keys (not after a failed try: a retry loop would collect a restored store each time)
+      if (err === undefined) collectgarbage();
     }
     if (!holds(term)) break;
     if (err === undefined) err = checkNotBehind();
