@@ -139,7 +139,11 @@ describe("HTTPS upstreams", () => {
       expect(r.status, host).toBe(200);
       expect(r.json.path).toBe("/out/x?y=1");
       expect(r.headers["x-served-by"]).toBe("elb");
-      expect(good.seen[0].sni).toBe(host === "hdr-off.test" ? "hdr-off.test" : "backend.internal");
+      const sni = good.seen[0].sni;
+      if (host === "hdr-named.test") expect(sni).toBe("backend.internal");
+      // unverified TLS keeps connections alive per server address whatever their SNI name
+      // (nginx.conf.tmpl): this request may ride the one the earlier request to "off" opened
+      else expect(["hdr-off.test", "off.test"]).toContain(sni);
     }
   });
 
