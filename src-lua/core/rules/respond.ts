@@ -44,12 +44,16 @@ export const respond: RuleType = {
     node.body = args["body"] ?? "";
     node.contentType = args["content_type"] ?? DEFAULT_CONTENT_TYPE;
     const headers: { [name: string]: string } | undefined = args["headers"];
-    if (headers !== undefined && sortedKeys(headers).length > 0) {
-      node.headerNames = [];
-      node.headerValues = [];
+    if (headers !== undefined) {
+      const names: string[] = [];
+      const values: string[] = [];
       for (const k of sortedKeys(headers)) {
-        node.headerNames.push(k);
-        node.headerValues.push(headers[k]);
+        names.push(k);
+        values.push(headers[k]);
+      }
+      if (names.length > 0) {
+        node.headerNames = names;
+        node.headerValues = values;
       }
     }
   },
