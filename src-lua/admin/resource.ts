@@ -2,12 +2,12 @@
 // description (core/kinds), validated whole, then written through config/write.ts; GET
 // returns stored JSON documents as they are.
 import { Kind } from "../core/kinds/index";
-import { planDelete, planPut, WritePlan } from "../core/kinds/plan";
+import { leastPutOps, planDelete, planPut, WritePlan } from "../core/kinds/plan";
 import { Problem } from "../core/problems";
 import { regexPolicy } from "../core/rules/regex-lint";
 import { Warning } from "../core/rules/type";
 import { encode } from "../config/json";
-import { write, Written } from "../config/write";
+import { MAX_TXN_OPS, tooManyOps, write, Written } from "../config/write";
 import { settings } from "../node/settings";
 import * as fleet from "./fleet";
 import * as reply from "./reply";
@@ -32,6 +32,12 @@ type Planner = (this: void, kind: Kind, elbName: string, body: unknown, problems
 function apply(kind: Kind, planner: Planner, warnings: Warning[]): Written | undefined {
   const [ok, body] = reply.readJson();
   if (!ok) return undefined;
+  const least = planner === planPut ? leastPutOps(kind, body) : 0;
+  if (least > MAX_TXN_OPS) {
+    const failure = tooManyOps(least);
+    reply.fail(failure.status, failure.msg);
+    return undefined;
+  }
   const problems: Problem[] = [];
   regexPolicy.warnings = warnings;
   const [planned, plan] = pcall(planner, kind, settings.elbName, body, problems);

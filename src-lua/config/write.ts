@@ -58,7 +58,7 @@ export function txn(compare: Compare[], ops: TxnOp[]): LuaMultiReturn<[TxnResult
   return $multi(res, undefined);
 }
 
-function tooManyOps(n: number): WriteFailure {
+export function tooManyOps(n: number): WriteFailure {
   return { status: 400, msg: `this change needs ${n} etcd operations; one transaction holds at most ${MAX_TXN_OPS}: split it` };
 }
 

@@ -74,6 +74,22 @@ export function planPut(kind: Kind, elbName: string, body: unknown, problems: Pr
   return plan;
 }
 
+/**
+ * The fewest etcd operations a PUT of `body` can need (its puts), counted without validating
+ * anything: a body over the transaction limit is refused before its values are read (a
+ * thousand certificates take a second).
+ */
+export function leastPutOps(kind: Kind, body: unknown): number {
+  if (!isObject(body)) return 0;
+  let n = 0;
+  for (const name in body) {
+    const v = body[name];
+    if (!kind.grouped) n++;
+    else if (isObject(v)) for (const _member in v) n++;
+  }
+  return n;
+}
+
 export function planDelete(kind: Kind, elbName: string, body: unknown, problems: Problem[]): WritePlan {
   const plan = emptyPlan(kind);
   if (!isArray(body)) {
