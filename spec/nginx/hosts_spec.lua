@@ -1,4 +1,4 @@
--- Host lookup (config.view lookupDomain / lookupWildcard) as config.apply maintains it: exact
+-- Host lookup (config.view domainName / lookupWildcard) as config.apply maintains it: exact
 -- names, wildcards (*.example.com, the most specific wins) and the default (*), with at most one
 -- table probe per label and none for labels deeper than any wildcard.
 require("config.json").install()
@@ -18,8 +18,8 @@ local function del(name)
 end
 
 local function answer(host)
-  local d = view.lookupDomain(host)
-  return d and d.rules.init.body
+  local name = view.domainName(host)
+  return name and view.domains[name].rules.init.body
 end
 
 -- counts the probes of view.wildcards that miss (a hit does not reach __index)
@@ -73,11 +73,13 @@ describe("host lookup", function()
     assert.equals("exact", answer("api.example.com"))
   end)
 
-  it("names the statsd metrics of wildcards and of the default", function()
+  it("names the domain a Host routes by as stored: the wildcard's or the default's name", function()
     put("*.example.com", "wildcard")
     put("*", "default")
-    assert.equals("ELB.wildcard_example_com", view.domains["*.example.com"].metric)
-    assert.equals("ELB.wildcard", view.domains["*"].metric)
+    assert.equals("*.example.com", view.domainName("x.example.com"))
+    assert.equals("*", view.domainName("other.net"))
+    assert.equals("other.net", (function() put("other.net", "exact"); return view.domainName("other.net") end)())
+    del("other.net")
     del("*.example.com")
     del("*")
     del("api.example.com")

@@ -19,15 +19,22 @@ end
 
 describe("statsd aggregation", function()
   it("sends a name seen once as its total, its status and its cost", function()
-    statsd.record("ELB.a_test", 200, 1.23456)
+    statsd.record("a.test", 200, 1.23456)
     local ls = lines(statsd.drain())
     table.sort(ls)
     assert.same({ "ELB.a_test.cost:1.235|ms", "ELB.a_test.status.200:1|c", "ELB.a_test.total:1|c" }, ls)
     assert.same({}, statsd.drain())
   end)
 
+  it("names a wildcard's lines with wildcard for its *", function()
+    statsd.record("*.w.test", 404, 2)
+    local ls = lines(statsd.drain())
+    table.sort(ls)
+    assert.same({ "ELB.wildcard_w_test.cost:2.000|ms", "ELB.wildcard_w_test.status.404:1|c", "ELB.wildcard_w_test.total:1|c" }, ls)
+  end)
+
   it("counts each status and keeps every cost up to 64 per name, then samples them with a rate", function()
-    for i = 1, 10 do statsd.record("ELB.b_test", i % 3 == 0 and 502 or 200, i) end
+    for i = 1, 10 do statsd.record("b.test", i % 3 == 0 and 502 or 200, i) end
     local ls = lines(statsd.drain())
     assert.equals(1, count(ls, "^ELB%.b_test%.total:10|c$"))
     assert.equals(1, count(ls, "^ELB%.b_test%.status%.200:7|c$"))
@@ -35,14 +42,14 @@ describe("statsd aggregation", function()
     assert.equals(10, count(ls, "^ELB%.b_test%.cost:%d+%.000|ms$"))
     assert.equals(1, count(ls, "^ELB%.b_test%.cost:10%.000|ms$"))
 
-    for i = 1, 200 do statsd.record("ELB.c_test", 200, 5) end
+    for i = 1, 200 do statsd.record("c.test", 200, 5) end
     ls = lines(statsd.drain())
     assert.equals(1, count(ls, "^ELB%.c_test%.total:200|c$"))
     assert.equals(64, count(ls, "^ELB%.c_test%.cost:5%.000|ms|@0%.3200$"))
   end)
 
   it("fills datagrams up to 1400 bytes without splitting a line", function()
-    for i = 1, 500 do statsd.record("ELB.d" .. i .. "_spread_example_test", 200 + i % 5, i / 7) end
+    for i = 1, 500 do statsd.record("d" .. i .. ".spread.example.test", 200 + i % 5, i / 7) end
     local datagrams = statsd.drain()
     assert.is_true(#datagrams > 1)
     local ls = lines(datagrams)

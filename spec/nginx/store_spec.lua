@@ -17,7 +17,7 @@ describe("config store", function()
     sync.poll()
     assert.equals(sync.appliedSeq(), seq)
     assert.equals("b", view.domains["a.example"].rules.init.name)
-    assert.equals("ELB.a_example", view.domains["a.example"].metric)
+    assert.equals(RULES, view.domains["a.example"].raw)
     assert.equals(100, store.revision())
   end)
 

@@ -8,7 +8,7 @@ import { algorithms } from "../core/balancer/algorithms";
 import { certs as certKind, challenges as challengeKind, checkStored, domains as domainKind, KeyRef, keyOf, Kind, KINDS, parseKey, policies as policyKind, servers as serverKind } from "../core/kinds/index";
 import { defaultPolicy, normalizePolicy, Policy } from "../core/policy";
 import { Problem } from "../core/problems";
-import { CompiledRuleSet, compileRuleSet, RuleKind, RuleNode, successors } from "../core/ruleset";
+import { compileRuleSet, RuleKind, RuleNode, successors } from "../core/ruleset";
 import { nestedQuantifier } from "../core/rules/regex-lint";
 import { parseServerParams } from "../core/server-params";
 import { fillKeys } from "../health/state";
@@ -16,7 +16,7 @@ import { decode } from "./json";
 import { resolve } from "../node/resolve";
 import { settings } from "../node/settings";
 import { applyCert } from "./certs";
-import { certs, challenges, counts, Domain, domains, hostIndex, policies, Server, Upstream, upstreams, literals, wildcards } from "./view";
+import { certs, challenges, counts, Domain, domains, hostIndex, policies, RuleSet, Server, Upstream, upstreams, literals, wildcards } from "./view";
 
 function describeProblems(problems: Problem[]): string {
   const parts: string[] = [];
@@ -121,7 +121,8 @@ function prepare(domain: string, node: RuleNode | undefined, seen: LuaTable<Rule
   for (const next of successors(node)) prepare(domain, next, seen);
 }
 
-const compiled = setmetatable(new LuaTable<string, CompiledRuleSet>(), { __mode: "v" });
+/** the rule sets in use, by their stored text (weak: one that no domain uses any more goes) */
+const compiled = setmetatable(new LuaTable<string, RuleSet>(), { __mode: "v" });
 
 /** Labels in a name: dots + 1. */
 function labelsOf(name: string): number {
@@ -158,13 +159,6 @@ function indexHost(name: string, d: Domain | undefined): void {
   wildcards.set(suffix, d);
 }
 
-/** statsd names: dots as _, and * as "wildcard" (*.example.com: wildcard_example_com). */
-function metricOf(domain: string): string {
-  const [dotted] = string.gsub(domain, "%.", "_");
-  const [name] = string.gsub(dotted, "%*", "wildcard");
-  return `${settings.elbName}.${name}`;
-}
-
 function applyRules(domain: string, value: string | undefined): void {
   if (value === undefined) {
     if (domains.has(domain)) counts.domains -= 1;
@@ -173,17 +167,18 @@ function applyRules(domain: string, value: string | undefined): void {
     return;
   }
   // domains often share a rule set: one compiled graph (never changed once built) serves all
-  let rules = compiled.get(value);
-  if (rules === undefined) {
-    const [rs] = decode(value);
-    rules = compileRuleSet(rs);
+  let rs = compiled.get(value);
+  if (rs === undefined) {
+    const [doc] = decode(value);
+    const rules = compileRuleSet(doc);
     prepare(domain, rules.init, new LuaTable());
-    compiled.set(value, rules);
+    rs = { rules, raw: value };
+    compiled.set(value, rs);
   }
   if (!domains.has(domain)) counts.domains += 1;
-  const d: Domain = { name: domain, rules, raw: value, metric: metricOf(domain) };
-  domains.set(domain, d);
-  indexHost(domain, d);
+  domains.set(domain, rs);
+  // a Host does not name a wildcard or the default: those keep their name beside the rule set
+  if (string.byte(domain, 1) === 42) indexHost(domain, { name: domain, rules: rs.rules, raw: value });
 }
 
 function applyServer(name: string, addr: string, value: string | undefined): void {

@@ -5,7 +5,8 @@
 // flushed to the disk (fdatasync) at most SYNC_EVERY after a change, which bounds what a
 // crash of the machine can lose. Entries carry the store's event number, which orders them:
 //   <event> <revision> <P|D> <key length> <value length>\n<key><value>\n
-// Written with write(2) on an O_APPEND descriptor: one call per commit, never interleaved.
+// Written with write(2) on an O_APPEND descriptor, a call per thousand entries of a commit;
+// commits never interleave (the store's lock lets one writer in at a time).
 import * as ffi from "ffi";
 import { settings } from "../node/settings";
 

@@ -13,6 +13,7 @@ import * as recent from "./recent";
 import * as store from "./store";
 import { Change } from "./store";
 import { letOthersRun } from "../node/pause";
+import { release } from "./garbage";
 
 /** Validates a value from etcd; logs and records it when invalid. `known`: see checkStored. */
 export function admit(key: string, value: string, rev: number, known?: Verdicts): boolean {
@@ -34,11 +35,19 @@ export function admit(key: string, value: string, rev: number, known?: Verdicts)
  * it could not; nothing is committed when the lead was lost meanwhile (the caller checks).
  */
 export function loadAll(term: number): EtcdFailure | undefined {
-  ngx.update_time();
-  const started = ngx.now();
   const changes: Change[] = [];
   const seen = new LuaTable<string, boolean>();
   const known: Verdicts = {};
+  const err = readAndCommit(term, changes, seen, known);
+  release(changes);
+  release(seen);
+  release(known);
+  return err;
+}
+
+function readAndCommit(term: number, changes: Change[], seen: LuaTable<string, boolean>, known: Verdicts): EtcdFailure | undefined {
+  ngx.update_time();
+  const started = ngx.now();
   let n = 0;
   // each page is validated while etcd reads the next one
   const [revision, err] = etcd().eachPage(rootPrefix(settings.elbName), (kvs) => {

@@ -18,6 +18,7 @@ import * as store from "./store";
 import { Change } from "./store";
 import { appliedRevision, appliedSeq as lastEventSeen, poll } from "./sync";
 import { letOthersRun } from "../node/pause";
+import { release } from "./garbage";
 
 export function path(): string {
   return `${settings.prefix}/state/snapshot`;
@@ -64,6 +65,8 @@ export function write(): string | undefined {
     values.push(value);
   });
   const err = writeBase(keys, values, rev, seq, true);
+  release(keys);
+  release(values);
   if (err !== undefined) return err;
   // a rotated file may hold a change taken after `seq` (committed, not applied yet): kept
   for (const file of journal.files()) {

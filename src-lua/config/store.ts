@@ -98,7 +98,14 @@ export function commit(changes: Change[], rev: number, mayYield?: boolean): LuaM
   if (!lock()) return $multi(undefined, "the configuration store is locked by another writer");
   let seq = lastSeq();
   let err: string | undefined = undefined;
-  const stored: Committed[] = [];
+  // handed to the hook a thousand at a time: a load's 100,000 entries at once made one text
+  // of tens of MiB, a peak the worker's allocator then kept
+  let stored: Committed[] = [];
+  const handOver = () => {
+    const jerr = commitHook!(stored);
+    if (jerr !== undefined) ngx.log(ngx.ERR, `journal: ${jerr}`);
+    stored = [];
+  };
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i];
     if (mayYield && i % 5000 === 4999) letOthersRun();
@@ -120,12 +127,12 @@ export function commit(changes: Change[], rev: number, mayYield?: boolean): LuaM
     }
     seq = seq + 1;
     dict.set("e|" + seq, `${rev}|${c.key}`, EVENT_TTL);
-    if (commitHook !== undefined) stored.push({ seq, rev, key: c.key, value: c.value });
+    if (commitHook !== undefined) {
+      stored.push({ seq, rev, key: c.key, value: c.value });
+      if (stored.length === 1000) handOver();
+    }
   }
-  if (commitHook !== undefined && stored.length > 0) {
-    const jerr = commitHook(stored);
-    if (jerr !== undefined) ngx.log(ngx.ERR, `journal: ${jerr}`);
-  }
+  if (commitHook !== undefined && stored.length > 0) handOver();
   dict.set("seq", seq);
   if (rev > revision()) dict.set("rev", rev);
   unlock();

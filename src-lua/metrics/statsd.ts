@@ -1,5 +1,6 @@
 // statsd, with the Eru names: <ELBNAME>.<host with dots as _>.total (counter),
-// .status.<code> (counter) and .cost (timer, ms). Each worker aggregates in a table
+// .status.<code> (counter) and .cost (timer, ms); * in a wildcard's name is "wildcard"
+// (*.example.com: wildcard_example_com). Each worker aggregates by domain name in a table
 // (record() is plain Lua, on the log phase) and a timer sends everything every 100 ms in
 // datagrams of at most 1400 bytes (drain()). Timings beyond SAMPLES per name and interval are
 // reservoir-sampled and sent with a sample rate, so the packet count does not grow with
@@ -25,11 +26,14 @@ interface Aggregate {
 }
 
 let pending = new LuaTable<string, Aggregate>();
+/** "<ELBNAME>.", before every name (start() sets it) */
+let prefix = "ELB.";
 
-export function record(metric: string, status: number, costMs: number): void {
-  const a = pending.get(metric);
+/** Counts a request to domain `name` (as stored) that answered `status` in `costMs`. */
+export function record(name: string, status: number, costMs: number): void {
+  const a = pending.get(name);
   if (a === undefined) {
-    pending.set(metric, { total: 1, status, statusCount: 1, statuses: undefined, cost: costMs, costs: undefined, seen: 1 });
+    pending.set(name, { total: 1, status, statusCount: 1, statuses: undefined, cost: costMs, costs: undefined, seen: 1 });
     return;
   }
   a.total = a.total + 1;
@@ -95,7 +99,11 @@ export function drain(): string[] {
   const batch = pending;
   pending = new LuaTable();
   datagrams = [];
-  for (const [metric, a] of batch) {
+  for (const [name, a] of batch) {
+    // made here, once per name and interval, rather than kept per domain by every worker
+    let [metric] = string.gsub(name, "%.", "_");
+    if (string.byte(metric, 1) === 42) [metric] = string.gsub(metric, "%*", "wildcard");
+    metric = prefix + metric;
     line(metric, ".total", tostring(a.total), "|c");
     line(metric, `.status.${a.status}`, tostring(a.statusCount), "|c");
     if (a.statuses !== undefined) for (const [code, n] of a.statuses) line(metric, `.status.${code}`, tostring(n), "|c");
@@ -145,7 +153,8 @@ function loop(this: void, premature: boolean, host: string, port: number): void 
 
 export let enabled = false;
 
-export function start(host: string, port: number): void {
+export function start(host: string, port: number, elbName: string): void {
   enabled = true;
+  prefix = `${elbName}.`;
   ngx.timer.at(0, loop, host, port);
 }

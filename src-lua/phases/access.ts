@@ -13,7 +13,7 @@ import { admit, CounterStore } from "../core/rules/bucket";
 import { branchByHash, branchByRandom } from "../core/rules/choose";
 import { RuleKind, RuleNode, Template } from "../core/rules/node";
 import { regexLimitHit } from "../config/counters";
-import { Domain, domains, literals, lookupWildcard, upstreams, Upstream } from "../config/view";
+import { domains, literals, lookupWildcard, RuleSet, upstreams, Upstream } from "../config/view";
 import { handoffTo } from "./upstream_tls";
 import { begin, current, RequestState } from "./request";
 
@@ -53,15 +53,15 @@ function rewriteTo(capture: string | false | undefined): void {
 }
 
 /** A regex search; an error (the match limit) is a miss, counted. */
-function searches(node: RuleNode, subject: string, domain: Domain): boolean {
+function searches(node: RuleNode, subject: string, domain: string): boolean {
   const [from, , err] = reFind(subject, node.pattern, node.options);
   if (from !== undefined) return true;
-  if (err !== undefined) regexLimitHit(domain.name, node, err);
+  if (err !== undefined) regexLimitHit(domain, node, err);
   return false;
 }
 
 /** A regex match whose captures a template after it reads (and path's Eru rewrite). */
-function captures(node: RuleNode, subject: string, domain: Domain): boolean {
+function captures(node: RuleNode, subject: string, domain: string): boolean {
   const t = spare;
   for (let i = 1; i <= 9; i++) t.set(i, false);
   const [m, err] = reMatch(subject, node.pattern, node.options, undefined, t);
@@ -70,11 +70,11 @@ function captures(node: RuleNode, subject: string, domain: Domain): boolean {
     caps = t;
     return true;
   }
-  if (err !== undefined) regexLimitHit(domain.name, node, err);
+  if (err !== undefined) regexLimitHit(domain, node, err);
   return false;
 }
 
-function regexHit(node: RuleNode, subject: string, domain: Domain): boolean {
+function regexHit(node: RuleNode, subject: string, domain: string): boolean {
   return node.captures ? captures(node, subject, domain) : searches(node, subject, domain);
 }
 
@@ -127,10 +127,10 @@ function clientIn(node: RuleNode): boolean {
   return family !== 0 && inAny(node.cidrs!, family, client);
 }
 
-function underLimit(node: RuleNode, domain: Domain): boolean {
+function underLimit(node: RuleNode, domain: string): boolean {
   if (limits === undefined) return true;
   const kv = node.keyVar!;
-  const key = kv === "" ? domain.name + node.limitId! : domain.name + node.limitId! + keyOf(kv);
+  const key = kv === "" ? domain + node.limitId! : domain + node.limitId! + keyOf(kv);
   return admit(limits, key, ngx.now(), node.interval!, node.capacity!);
 }
 
@@ -165,7 +165,7 @@ export function resume(): void {
  * an inner loop of that trace (which aborts it, and the request's FFI calls around the walk
  * then run in the interpreter).
  */
-function step(node: RuleNode | undefined, steps: number, domain: Domain, state: RequestState): void {
+function step(node: RuleNode | undefined, steps: number, domain: string, state: RequestState): void {
   if (node === undefined || steps <= 0) return deny(403, '{"msg":"no rule led to a backend"}');
   const kind = node.kind;
   if (kind === RuleKind.Backend) {
@@ -229,15 +229,17 @@ function step(node: RuleNode | undefined, steps: number, domain: Domain, state: 
 
 export function run(): void {
   const host = ngx.var.host ?? "";
-  let found: Domain | undefined = domains.get(host);
-  if (found === undefined) found = lookupWildcard(host);
+  let domain = host;
+  let found: RuleSet | undefined = domains.get(host);
   if (found === undefined) {
-    return deny(404, '{"msg":"no rule set for this domain"}');
+    const w = lookupWildcard(host);
+    if (w === undefined) return deny(404, '{"msg":"no rule set for this domain"}');
+    found = w;
+    domain = w.name;
   }
-  const domain: Domain = found;
   const state = begin();
   state.domain = domain;
-  const rules = domain.rules;
+  const rules = found.rules;
   if (rules.captures) {
     caps.set(1, false);
     caps.set(2, false);

@@ -39,6 +39,6 @@ export function run(): void {
     // cosockets resolve only through nginx's resolver, which ignores /etc/hosts
     const [ip, err] = resolve(settings.statsdHost);
     if (ip === undefined) ngx.log(ngx.ERR, `STATSD: ${err}; metrics are off`);
-    else statsd.start(ip, settings.statsdPort);
+    else statsd.start(ip, settings.statsdPort, settings.elbName);
   }
 }

@@ -2,7 +2,7 @@
 // fail_statuses for passive health), then the per-worker Prometheus counts (metrics/aggregate.ts,
 // unless ELB_METRICS=off) and statsd aggregation (when STATSD is set). Plain Lua.
 import { Peer } from "../core/balancer/peer";
-import { Domain, lookupDomain, Upstream } from "../config/view";
+import { domainName, Upstream } from "../config/view";
 import { recordFailure } from "../health/passive";
 import { leave } from "../health/state";
 import * as aggregate from "../metrics/aggregate";
@@ -31,7 +31,7 @@ function finish(up: Upstream, peer: Peer, now: number): void {
 export function run(): void {
   const now = ngx.now();
   const state = current();
-  let domain: Domain | undefined;
+  let domain: string | undefined;
   let served: string | undefined = undefined;
   if (state !== undefined) {
     domain = state.domain;
@@ -48,9 +48,9 @@ export function run(): void {
   const counting = prometheus.enabled;
   if (!counting && !statsd.enabled) return;
   // no state: the access phase did not route this request (an ACME challenge answered here)
-  if (state === undefined) domain = lookupDomain(ngx.var.host ?? "");
+  if (state === undefined) domain = domainName(ngx.var.host ?? "");
   const status = ngx.status;
   const seconds = now - ngx.req.start_time();
-  if (counting) aggregate.count(domain === undefined ? aggregate.UNMATCHED : domain.name, served, status, seconds);
-  if (domain !== undefined && statsd.enabled) statsd.record(domain.metric, status, seconds * 1000);
+  if (counting) aggregate.count(domain === undefined ? aggregate.UNMATCHED : domain, served, status, seconds);
+  if (domain !== undefined && statsd.enabled) statsd.record(domain, status, seconds * 1000);
 }

@@ -11,10 +11,11 @@ import { get_request } from "resty.core.base";
 import * as ffi from "ffi";
 import { Peer } from "../core/balancer/peer";
 import { RuleNode } from "../core/rules/node";
-import { Domain, Upstream } from "../config/view";
+import { Upstream } from "../config/view";
 
 export interface RequestState {
-  domain: Domain | undefined;
+  /** the name of the domain it routes by (as stored: a wildcard's is *.example.com) */
+  domain: string | undefined;
   /** the upstream the access phase chose */
   up: Upstream | undefined;
   /** the backend rule whose set_response_headers the header filter applies */
