@@ -12,6 +12,15 @@ import { letOthersRun } from "../node/pause";
  */
 const COLLECT_AFTER = 10000;
 
+/**
+ * While a batch is applied, a step of the collector every this many keys: what applying
+ * leaves (texts read from the store, decoded values) is freed as it goes, so the batch's
+ * peak, which the allocator keeps as resident memory, stays small (100,000 domains: 15 MiB
+ * less per worker). The step's size is in KiB of allocation it stands for.
+ */
+const STEP_EVERY = 2000;
+const STEP_KIB = 2000;
+
 let applied = 0;
 let appliedRev = 0;
 /** the newest revision among the events taken so far; it counts as applied once a poll ends */
@@ -38,7 +47,10 @@ export function syncAll(): void {
   const seq = store.lastSeq();
   const rev = store.revision();
   const keys = store.allKeys();
-  for (const key of keys) applyFromStore(key);
+  for (let i = 0; i < keys.length; i++) {
+    applyFromStore(keys[i]);
+    if (i % STEP_EVERY === STEP_EVERY - 1) collectgarbage("step", STEP_KIB);
+  }
   if (keys.length >= COLLECT_AFTER) collectgarbage();
   applied = seq;
   appliedRev = rev;
@@ -85,6 +97,7 @@ function applyNew(mayYield: boolean): void {
       done.set(key, true);
       applyFromStore(key);
       count += 1;
+      if (count % STEP_EVERY === 0) collectgarbage("step", STEP_KIB);
       if (mayYield && count % 500 === 0 && applied < seq) letOthersRun();
     }
   }
