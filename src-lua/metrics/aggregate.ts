@@ -12,14 +12,17 @@ export const CLASSES = ["unknown", "1xx", "2xx", "3xx", "4xx", "5xx"];
 /** The label of requests whose Host matched no domain (they are counted, under this name). */
 export const UNMATCHED = "unmatched";
 
-export interface Tally {
-  /** by status class (CLASSES) */
-  codes: number[];
-  /** by duration bucket (BOUNDS), not cumulative */
-  buckets: number[];
-  /** seconds, summed */
-  sum: number;
-}
+/**
+ * One domain's counts, in one array: with the Host spread over many domains most get one
+ * request per interval, and each costs one table rather than three. Slots: TALLY_CODES + class
+ * (CLASSES), TALLY_BUCKETS + bucket (BOUNDS, not cumulative), TALLY_SUM (seconds, summed).
+ */
+export type Tally = number[];
+const CODES = 0;
+const BUCKETS = 6;
+const SUM = 18;
+/** where a Tally's parts start (the hot path uses the locals above, not table reads) */
+export const TALLY = { codes: CODES, buckets: BUCKETS, sum: SUM };
 
 export const settings = { enabled: false };
 
@@ -28,7 +31,8 @@ let byServer = new LuaTable<string, number[]>();
 let failures = new LuaTable<string, number>();
 
 function newTally(): Tally {
-  return { codes: [0, 0, 0, 0, 0, 0], buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], sum: 0 };
+  // 6 classes, 12 buckets, the sum
+  return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 }
 
 /**
@@ -53,10 +57,10 @@ export function count(name: string, server: string | undefined, status: number, 
     t = newTally();
     byDomain.set(name, t);
   }
-  t.codes[c] = t.codes[c] + 1;
-  const i = bucketOf(seconds, 0);
-  t.buckets[i] = t.buckets[i] + 1;
-  t.sum = t.sum + seconds;
+  t[CODES + c] = t[CODES + c] + 1;
+  const i = BUCKETS + bucketOf(seconds, 0);
+  t[i] = t[i] + 1;
+  t[SUM] = t[SUM] + seconds;
   if (server === undefined) return;
   let codes = byServer.get(server);
   if (codes === undefined) {

@@ -67,9 +67,15 @@ export function labelled(): string[] {
 function flushDomains(batch: LuaTable<string, aggregate.Tally>): void {
   for (const [name, t] of batch) {
     const base = `d|${labelOf(name)}|`;
-    for (let c = 0; c < t.codes.length; c++) if (t.codes[c] > 0) add(`${base}c${c}`, t.codes[c]);
-    for (let b = 0; b < t.buckets.length; b++) if (t.buckets[b] > 0) add(`${base}b${b}`, t.buckets[b]);
-    add(`${base}s`, t.sum);
+    for (let c = 0; c < aggregate.CLASSES.length; c++) {
+      const n = t[aggregate.TALLY.codes + c];
+      if (n > 0) add(`${base}c${c}`, n);
+    }
+    for (let b = 0; b < aggregate.BOUNDS.length; b++) {
+      const n = t[aggregate.TALLY.buckets + b];
+      if (n > 0) add(`${base}b${b}`, n);
+    }
+    add(`${base}s`, t[aggregate.TALLY.sum]);
   }
 }
 
