@@ -2,9 +2,9 @@
 // from each kind's valid examples (the put and stored vectors of test/vectors/kinds.json, the
 // vectors every kind has, and the "valid" cases of test/vectors/<document>.json, e.g.
 // ruleset.json's rule sets of every rule type; for a kind that has none there, such as certs
-// whose vectors a plain LuaJIT run cannot check, an example made here), then mutated. A kind or a rule type added
-// later is fuzzed as soon as it has vectors. Cases come from fast-check with a seed, so a run
-// is reproduced by its seed.
+// whose vectors a plain LuaJIT run cannot check, an example made here), then mutated. A kind
+// or a rule type added later is fuzzed as soon as it has vectors. Cases come from fast-check
+// with a seed, so a run is reproduced by its seed.
 import { existsSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import "../../admin-cli/src/host";

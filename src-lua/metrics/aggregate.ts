@@ -14,8 +14,8 @@ export const UNMATCHED = "unmatched";
 
 /**
  * One domain's counts, in one array: with the Host spread over many domains most get one
- * request per interval, and each costs one table rather than three. Slots: TALLY_CODES + class
- * (CLASSES), TALLY_BUCKETS + bucket (BOUNDS, not cumulative), TALLY_SUM (seconds, summed).
+ * request per interval, and each costs one table rather than three. Slots (TALLY): codes +
+ * class (CLASSES), buckets + bucket (BOUNDS, not cumulative), sum (seconds, summed).
  */
 export type Tally = number[];
 const CODES = 0;
