@@ -31,8 +31,9 @@ export function admit(key: string, value: string, rev: number, known?: Verdicts)
 }
 
 /**
- * Reads etcd once and commits what changed, for the leader task of lead `term`. Returns why
- * it could not; nothing is committed when the lead was lost meanwhile (the caller checks).
+ * Reads etcd once and commits what changed, page by page, for the leader task of lead `term`.
+ * Returns why it could not. When the lead is lost meanwhile it commits no more and does not
+ * mark the store loaded (the caller checks the lead).
  */
 export function loadAll(term: number): EtcdFailure | undefined {
   const changes: Change[] = [];
@@ -49,8 +50,30 @@ function readAndCommit(term: number, changes: Change[], seen: LuaTable<string, b
   ngx.update_time();
   const started = ngx.now();
   let n = 0;
-  // each page is validated while etcd reads the next one
-  const [revision, err] = etcd().eachPage(rootPrefix(settings.elbName), (kvs) => {
+  let changed = 0;
+  let lost = false;
+  let refused: string | undefined = undefined;
+  const commit = (revision: number): void => {
+    // a long read can outlast the lead: a new leader may have followed the watch past this
+    // revision. What was committed before stays right (the store keeps a key's newest value).
+    if (lost || refused !== undefined) return;
+    if (!holds(term)) {
+      lost = true;
+      return;
+    }
+    const [, cerr] = store.commit(changes, revision, true);
+    if (cerr !== undefined) refused = cerr;
+    changed += changes.length;
+    release(changes);
+  };
+  // Each page is validated and committed while etcd reads the next one, and the workers apply
+  // it meanwhile: a cold load of 100,000 keys spends most of its time waiting for etcd.
+  const [revision, err] = etcd().eachPage(rootPrefix(settings.elbName), (kvs, rev) => {
+    if (n === 0 && rev < store.watchedRevision()) {
+      // the values compared below stay as they are; only their revisions are forgotten
+      ngx.log(ngx.WARN, `etcd is at revision ${rev}, behind this node's ${store.watchedRevision()}: adopting etcd's configuration`);
+      store.rebase();
+    }
     for (const kv of kvs) {
       if (parseKey(settings.elbName, kv.key) === undefined) continue;
       seen.set(kv.key, true);
@@ -61,27 +84,21 @@ function readAndCommit(term: number, changes: Change[], seen: LuaTable<string, b
       const old = store.read(kv.key);
       if (old === undefined || old.value !== kv.value) changes.push({ key: kv.key, value: kv.value });
     }
+    commit(rev);
   });
   if (revision === undefined) return err;
   for (const key of store.allKeys()) {
     const old = store.read(key);
     if (old !== undefined && old.value !== undefined && !seen.has(key)) changes.push({ key, value: undefined });
   }
-  // a long read can outlast the lead: the new leader may already have followed the watch
-  // past this revision, and committing this older read would set it back
-  if (!holds(term)) return undefined;
-  if (revision < store.watchedRevision()) {
-    // the values compared above stay as they are; only their revisions are forgotten
-    ngx.log(ngx.WARN, `etcd is at revision ${revision}, behind this node's ${store.watchedRevision()}: adopting etcd's configuration`);
-    store.rebase();
-  }
-  const [, cerr] = store.commit(changes, revision, true);
-  if (cerr !== undefined) return failure("refused", `etcd's configuration could not be stored here: ${cerr}`);
+  commit(revision);
+  if (refused !== undefined) return failure("refused", `etcd's configuration could not be stored here: ${refused}`);
+  if (lost) return undefined;
   store.setWatchedRevision(revision);
   store.setStatus("loaded", true);
   store.setStatus("full_reloads", (store.getStatus("full_reloads") ?? 0) + 1);
-  recent.record(revision, "load", rootPrefix(settings.elbName), `${n} keys read, ${changes.length} changed`);
+  recent.record(revision, "load", rootPrefix(settings.elbName), `${n} keys read, ${changed} changed`);
   ngx.update_time();
-  ngx.log(ngx.NOTICE, string.format("loaded %d keys from etcd at revision %d in %.2fs, %d changed", n, revision, ngx.now() - started, changes.length));
+  ngx.log(ngx.NOTICE, string.format("loaded %d keys from etcd at revision %d in %.2fs, %d changed", n, revision, ngx.now() - started, changed));
   return undefined;
 }

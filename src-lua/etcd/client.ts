@@ -142,10 +142,10 @@ export class EtcdClient {
   /**
    * Every key under prefix, read page by page (pageSize keys per request), all pages at the
    * revision of the first one, so the result is one consistent snapshot. Each page goes to
-   * onPage while the next one is being read, so etcd's work and the caller's overlap.
-   * Returns that revision.
+   * onPage (with that revision) while the next one is being read, so etcd's work and the
+   * caller's overlap. Returns that revision.
    */
-  eachPage(prefix: string, onPage: (this: void, kvs: KeyValue[]) => void, pageSize?: number): Result<number> {
+  eachPage(prefix: string, onPage: (this: void, kvs: KeyValue[], revision: number) => void, pageSize?: number): Result<number> {
     const limit = pageSize ?? PAGE_SIZE;
     const end = prefixEnd(prefix);
     const [first, err] = this.range(prefix, end, { limit: limit });
@@ -158,7 +158,7 @@ export class EtcdClient {
         const from = page.kvs[page.kvs.length - 1].key + "\0";
         next = ngx.thread.spawn(() => this.range(from, end, { limit: limit, revision: revision }));
       }
-      onPage(page.kvs);
+      onPage(page.kvs, revision);
       if (next === undefined) return $multi(revision, undefined);
       const [ok, nextPage, nextErr] = ngx.thread.wait(next);
       if (!ok) return $multi(undefined, failure("unreachable", `etcd unreachable: reading a page failed: ${nextPage}`));
