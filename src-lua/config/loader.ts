@@ -53,6 +53,7 @@ function readAndCommit(term: number, changes: Change[], seen: LuaTable<string, b
   let changed = 0;
   let lost = false;
   let refused: string | undefined = undefined;
+  let first = true;
   const commit = (revision: number): void => {
     // a long read can outlast the lead: a new leader may have followed the watch past this
     // revision. What was committed before stays right (the store keeps a key's newest value).
@@ -69,11 +70,12 @@ function readAndCommit(term: number, changes: Change[], seen: LuaTable<string, b
   // Each page is validated and committed while etcd reads the next one, and the workers apply
   // it meanwhile: a cold load of 100,000 keys spends most of its time waiting for etcd.
   const [revision, err] = etcd().eachPage(rootPrefix(settings.elbName), (kvs, rev) => {
-    if (n === 0 && rev < store.watchedRevision()) {
+    if (first && rev < store.watchedRevision()) {
       // the values compared below stay as they are; only their revisions are forgotten
       ngx.log(ngx.WARN, `etcd is at revision ${rev}, behind this node's ${store.watchedRevision()}: adopting etcd's configuration`);
       store.rebase();
     }
+    first = false;
     for (const kv of kvs) {
       if (parseKey(settings.elbName, kv.key) === undefined) continue;
       seen.set(kv.key, true);
