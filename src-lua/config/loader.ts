@@ -1,7 +1,8 @@
 // The full load: everything under /$ELBNAME/ read from etcd at one revision, each value
 // validated like the API does (an invalid one is logged, counted and skipped, and the last
-// valid value keeps serving), and only the differences committed to the store. Keys that
-// are gone from etcd are removed. Used at start and after a compaction made the watch lose
+// valid value keeps serving), and only the differences committed to the store, each page as
+// soon as it is checked (the workers apply it while etcd reads the next). Keys that are gone
+// from etcd are removed once every page was read. Used at start and after a compaction made the watch lose
 // its place; unchanged entries stay as they are, so nothing is recompiled for nothing.
 import { checkStored, parseKey, rootPrefix, Verdicts } from "../core/kinds/index";
 import { Problem } from "../core/problems";
