@@ -1,7 +1,7 @@
 // The Prometheus counters of one worker, kept in plain Lua tables on the hot path: requests by
-// domain and status class with a duration histogram, requests by upstream server and status
-// class, passive failures by server. Nothing here touches a shared dict: metrics/flush.ts adds
-// what was counted to the elb_metrics dict on a timer and starts the tables afresh. Plain Lua.
+// domain label and status class with a duration histogram, requests by upstream server and
+// status class, passive failures by server. Nothing here touches a shared dict: metrics/flush.ts
+// adds what was counted to the elb_metrics dict on a timer and starts the tables afresh. Plain Lua.
 
 /** Upper bounds of the request duration buckets (seconds); the last one is +Inf. */
 export const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.huge];
@@ -11,6 +11,31 @@ export const CLASSES = ["unknown", "1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /** The label of requests whose Host matched no domain (they are counted, under this name). */
 export const UNMATCHED = "unmatched";
+/** The label of the domains beyond ELB_METRICS_MAX_DOMAINS. */
+export const OTHER = "other";
+
+/**
+ * The domains that have a label of their own, as this worker last saw the node's (flush.ts keeps
+ * it in step). A domain not in it counts under its own name while the node has labels left
+ * (the flush then gives it one, or folds it into OTHER), else under OTHER at once: with the Host
+ * spread over 100,000 domains, the counting and the flush cost one tally per label, not per domain.
+ */
+let labels = new LuaTable<string, boolean>();
+labels.set(UNMATCHED, true);
+export const room = { left: true };
+
+export function hasLabel(name: string): boolean {
+  return labels.get(name) === true;
+}
+
+export function giveLabel(name: string): void {
+  labels.set(name, true);
+}
+
+export function forgetLabels(): void {
+  labels = new LuaTable();
+  labels.set(UNMATCHED, true);
+}
 
 /**
  * One domain's counts, in one array: with the Host spread over many domains most get one
@@ -52,10 +77,11 @@ function bucketOf(seconds: number, i: number): number {
 export function count(name: string, server: string | undefined, status: number, seconds: number): void {
   let c = math.floor(status / 100);
   if (c < 1 || c > 5) c = 0;
-  let t = byDomain.get(name);
+  const label = labels.get(name) === true || room.left ? name : OTHER;
+  let t = byDomain.get(label);
   if (t === undefined) {
     t = newTally();
-    byDomain.set(name, t);
+    byDomain.set(label, t);
   }
   t[CODES + c] = t[CODES + c] + 1;
   const i = BUCKETS + bucketOf(seconds, 0);

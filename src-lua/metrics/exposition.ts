@@ -11,8 +11,8 @@ import { serverHealth } from "../health/report";
 import { leaderChanges, leaderPid } from "../node/leader";
 import { newestRoutingRevision, VERSION } from "../node/fleet";
 import { settings } from "../node/settings";
-import { BOUNDS, CLASSES, UNMATCHED } from "./aggregate";
-import { labelled, OTHER } from "./flush";
+import { BOUNDS, CLASSES, OTHER, UNMATCHED } from "./aggregate";
+import { labelled } from "./flush";
 
 const dict = ngx.shared.elb_metrics;
 const STATES = ["up", "drain", "down", "backup", "unhealthy"];

@@ -3,11 +3,14 @@
 // and the request path never writes to a shared dict. Its keys:
 //   d|<domain>|c<class>  d|<domain>|b<bucket>  d|<domain>|s   requests, duration buckets, seconds
 //   s|<upstream>|<host:port>|c<class>   f|<upstream>|<host:port>   requests and failures by server
-//   l|<domain> = its slot;  n|<slot> = the domain;  slots = how many domains have a label now
+//   l|<domain> = its slot;  n|<slot> = the domain ("" once pruned);  slots = how many domains
+//   have a label now;  slotseq = the last slot given;  labelgen = how many prunes freed labels
 //   w|<worker>|lua  w|<worker>|rss   each worker's Lua heap and resident memory (bytes)
 // Cardinality: only configured domains are counted; the first ELB_METRICS_MAX_DOMAINS of them
-// that get requests have their own `domain` label, the others are counted as "other". The
-// leading worker drops the series of domains and servers that are no longer configured.
+// that get requests have their own `domain` label, the others are counted as "other". Each
+// worker keeps the labels given so far (aggregate.ts), read anew from n|<slot> at each flush,
+// so that it counts the others as "other" from the first request. The leading worker drops
+// the series of domains and servers that are no longer configured.
 import { domains, literals, upstreams } from "../config/view";
 import { isLeader } from "../node/leader";
 import * as aggregate from "./aggregate";
@@ -19,7 +22,9 @@ const MEMORY_EVERY = 4;
 /** the leader prunes every this many flushes (30 s) */
 const PRUNE_EVERY = 60;
 
-export const OTHER = "other";
+const OTHER = aggregate.OTHER;
+/** flushes a slot given but not yet named is waited for (a worker between its two writes) */
+const PENDING_FLUSHES = 10;
 export const limits = { maxDomains: 1000 };
 
 let logged = false;
@@ -33,23 +38,26 @@ function add(key: string, n: number): void {
 }
 
 /** The `domain` label of a configured domain: its name while there is room, else OTHER. */
-export function labelOf(name: string): string {
-  if (name === aggregate.UNMATCHED) return name;
+function labelOf(name: string): string {
   const [slot] = dict!.get(`l|${name}`);
-  if (slot !== undefined) return name;
+  if (slot !== undefined) {
+    aggregate.giveLabel(name);
+    return name;
+  }
   const [n] = dict!.incr("slots", 1, 0);
   if (n === undefined || n > limits.maxDomains) {
     dict!.incr("slots", -1, 0);
     return OTHER;
   }
   const [fresh] = dict!.add(`l|${name}`, 0);
-  if (!fresh) {
+  if (fresh) {
+    const [seq] = dict!.incr("slotseq", 1, 0);
+    dict!.set(`n|${seq}`, name);
+    dict!.set(`l|${name}`, seq!);
+  } else {
     dict!.incr("slots", -1, 0); // another worker gave it its slot meanwhile
-    return name;
   }
-  const [seq] = dict!.incr("slotseq", 1, 0);
-  dict!.set(`l|${name}`, seq!);
-  dict!.set(`n|${seq}`, name);
+  aggregate.giveLabel(name);
   return name;
 }
 
@@ -59,14 +67,41 @@ export function labelled(): string[] {
   const [last] = dict!.get("slotseq");
   for (let s = 1; s <= (last ?? 0); s++) {
     const [name] = dict!.get(`n|${s}`);
-    if (name !== undefined) out.push(name as string);
+    if (name !== undefined && name !== "") out.push(name as string);
   }
   return out;
 }
 
+let seenSeq = 0;
+let seenGen = 0;
+let pending = 0;
+
+/** Brings this worker's labels (aggregate.ts) in step with the node's: those given since, or all after a prune. */
+function syncLabels(): void {
+  const [gen] = dict!.get("labelgen");
+  if ((gen ?? 0) !== seenGen) {
+    seenGen = (gen as number | undefined) ?? 0;
+    seenSeq = 0;
+    aggregate.forgetLabels();
+  }
+  const [last] = dict!.get("slotseq");
+  for (let s = seenSeq + 1; s <= ((last as number | undefined) ?? 0); s++) {
+    const [name] = dict!.get(`n|${s}`);
+    if (name === undefined && pending < PENDING_FLUSHES) {
+      pending = pending + 1;
+      break;
+    }
+    pending = 0;
+    if (name !== undefined && name !== "") aggregate.giveLabel(name as string);
+    seenSeq = s;
+  }
+  const [used] = dict!.get("slots");
+  aggregate.room.left = ((used as number | undefined) ?? 0) < limits.maxDomains;
+}
+
 function flushDomains(batch: LuaTable<string, aggregate.Tally>): void {
-  for (const [name, t] of batch) {
-    const base = `d|${labelOf(name)}|`;
+  for (const [label, t] of batch) {
+    const base = `d|${label === OTHER || aggregate.hasLabel(label) ? label : labelOf(label)}|`;
     for (let c = 0; c < aggregate.CLASSES.length; c++) {
       const n = t[aggregate.TALLY.codes + c];
       if (n > 0) add(`${base}c${c}`, n);
@@ -106,17 +141,20 @@ function serverConfigured(key: string): boolean {
 /** Drops the series of domains and servers the configuration no longer has. */
 export function prune(): void {
   const [last] = dict!.get("slotseq");
+  let freed = false;
   for (let s = 1; s <= (last ?? 0); s++) {
     const [name] = dict!.get(`n|${s}`);
-    if (name === undefined || domains.get(name as string) !== undefined) continue;
+    if (name === undefined || name === "" || domains.get(name as string) !== undefined) continue;
     const base = `d|${name}|`;
     for (let c = 0; c < aggregate.CLASSES.length; c++) dict!.delete(`${base}c${c}`);
     for (let b = 0; b < aggregate.BOUNDS.length; b++) dict!.delete(`${base}b${b}`);
     dict!.delete(`${base}s`);
     dict!.delete(`l|${name}`);
-    dict!.delete(`n|${s}`);
+    dict!.set(`n|${s}`, ""); // so the workers' syncLabels tell it from a slot being given
     dict!.incr("slots", -1, 0);
+    freed = true;
   }
+  if (freed) dict!.incr("labelgen", 1, 0);
   for (const key of dict!.get_keys(0)) {
     const p = string.sub(key, 1, 2);
     if (p !== "s|" && p !== "f|") continue;
@@ -138,6 +176,7 @@ export function flush(): void {
     for (let c = 0; c < codes.length; c++) if (codes[c] > 0) add(`s|${key}|c${c}`, codes[c]);
   }
   for (const [key, n] of batch.failures) add(`f|${key}`, n);
+  syncLabels();
   ticks = ticks + 1;
   if (ticks % MEMORY_EVERY === 1) sampleMemory();
   if (ticks % PRUNE_EVERY === 0 && isLeader()) prune();
