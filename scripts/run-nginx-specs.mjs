@@ -134,6 +134,7 @@ http {
   lua_shared_dict elb_config 32m;
   lua_shared_dict elb_health 4m;
   lua_shared_dict elb_locks 1m;
+  lua_shared_dict elb_metrics 1m;
   lua_shared_dict elb_spec 1m;
   lua_socket_log_errors off;
 
